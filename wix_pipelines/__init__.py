@@ -1,0 +1,1 @@
+"""wix-pipelines: Wix contacts, reviews, ratings and review requests in DuckDB, with two-way sync."""
