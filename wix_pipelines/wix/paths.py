@@ -1,7 +1,7 @@
 """REST paths of the Wix APIs we call (SPEC.md §1).
 
-The ratings prefix is a project conjecture (SPEC.md §6.1, §9): Wix publishes no REST path for Ratings. It lives
-here, once, and both the client and the emulator read it, so a real site's answer changes one line.
+The ratings prefix is a project conjecture (SPEC.md §6.1, §9): Wix publishes no REST path for Ratings. It
+lives here, once, and both the client and the emulator read it, so a real site's answer changes one line.
 """
 
 CONTACTS = "/contacts/v4/contacts"
@@ -17,3 +17,5 @@ REVIEW_REQUESTS = "/reviews/v2/review-requests"
 REVIEW_REQUESTS_QUERY = "/reviews/v2/review-requests/query"
 REVIEW_REQUESTS_BULK_CREATE = "/reviews/v2/bulk/review-requests/create"
 OAUTH_TOKEN = "/oauth2/token"
+REVIEWS_COUNT = "/reviews/v1/reviews/count"
+REVIEW_REQUESTS_COUNT = "/reviews/v2/review-requests/count"

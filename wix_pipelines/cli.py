@@ -1,0 +1,37 @@
+"""The `wix-pipelines` command: the emulator, the demo, and (later) the webhook receiver."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wix-pipelines", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+
+    from wix_pipelines.emulator.cli import add_emulator_parser
+
+    add_emulator_parser(subparsers)
+
+    from wix_pipelines.demo import add_demo_parser
+
+    add_demo_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    if args.command == "emulator":
+        from wix_pipelines.emulator.cli import run_emulator_command
+
+        return run_emulator_command(args)
+    from wix_pipelines.demo import run_demo_command
+
+    return run_demo_command(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

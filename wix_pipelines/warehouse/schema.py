@@ -1,0 +1,122 @@
+"""Warehouse DDL, schema versioning and forward migrations.
+
+`BASE_DDL` is the schema at version 1 and must never change once released: a file created by any version
+reaches the current schema by replaying `MIGRATIONS` in order, the same path an old file takes. To change the
+schema, append a `Migration` (version N+1) and bump nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+
+from .errors import SchemaVersionError
+from .tables import TABLES, TableSpec
+from .transaction import transaction
+
+
+def table_ddl(spec: TableSpec) -> str:
+    cols = ",\n  ".join(
+        f"{c.name} {c.sql_type}{' PRIMARY KEY' if c.name == 'id' else ''}" for c in spec.all_columns
+    )
+    return f"CREATE TABLE IF NOT EXISTS main.{spec.table} (\n  {cols}\n)"
+
+
+BOOKKEEPING_DDL: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS main._schema_version (
+  version INTEGER PRIMARY KEY,
+  description VARCHAR,
+  applied_at TIMESTAMPTZ
+)""",
+    # value is text: a createdDate watermark is an ISO timestamp, a cursor-paged stream may keep a token.
+    """CREATE TABLE IF NOT EXISTS main._watermarks (
+  stream VARCHAR PRIMARY KEY,
+  value VARCHAR,
+  updated_at TIMESTAMPTZ,
+  details JSON
+)""",
+    """CREATE TABLE IF NOT EXISTS main._load_log (
+  load_id BIGINT PRIMARY KEY,
+  stream VARCHAR NOT NULL,
+  operation VARCHAR NOT NULL,
+  run_id VARCHAR,
+  pages INTEGER,
+  fetched BIGINT,
+  inserted BIGINT,
+  updated BIGINT,
+  unchanged BIGINT,
+  duplicates BIGINT,
+  rejected BIGINT,
+  deleted BIGINT,
+  watermark_before VARCHAR,
+  watermark_after VARCHAR,
+  logged_at TIMESTAMPTZ NOT NULL
+)""",
+    # Quarantine: malformed records land here instead of vanishing or failing the whole batch.
+    """CREATE TABLE IF NOT EXISTS main._rejected_records (
+  stream VARCHAR NOT NULL,
+  run_id VARCHAR,
+  page_index INTEGER,
+  position INTEGER,
+  record_id VARCHAR,
+  reason VARCHAR NOT NULL,
+  record VARCHAR,
+  rejected_at TIMESTAMPTZ NOT NULL
+)""",
+)
+
+BASE_DDL: tuple[str, ...] = tuple(table_ddl(spec) for spec in TABLES.values()) + BOOKKEEPING_DDL
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def _create_base(con: duckdb.DuckDBPyConnection) -> None:
+    for ddl in BASE_DDL:
+        con.execute(ddl)
+
+
+# Append-only. Each migration runs in its own transaction together with its _schema_version row.
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _create_base),)
+SCHEMA_VERSION: int = MIGRATIONS[-1].version
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The version a file is at; 0 for an empty file."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = '_schema_version'"
+    ).fetchall()[0][0]
+    if not exists:
+        return 0
+    return int(con.execute("SELECT coalesce(max(version), 0) FROM main._schema_version").fetchall()[0][0])
+
+
+def ensure_schema(
+    con: duckdb.DuckDBPyConnection, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> tuple[int, int]:
+    """Bring the file to the newest schema; idempotent. Returns (version before, version after)."""
+    before = current_version(con)
+    latest = migrations[-1].version
+    if before > latest:
+        raise SchemaVersionError(
+            f"the warehouse file is at schema version {before} but this code only knows up to {latest}: "
+            "upgrade wix-pipelines before writing to it"
+        )
+    for migration in migrations:
+        if migration.version <= before:
+            continue
+        with transaction(con):
+            migration.apply(con)
+            # _schema_version itself is created by migration 1, so the row goes in after apply().
+            con.execute(
+                "INSERT INTO main._schema_version VALUES (?, ?, now())",
+                [migration.version, migration.description],
+            )
+    return before, max(before, latest)
