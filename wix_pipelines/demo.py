@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from wix_pipelines.settings import DEFAULT_SNAPSHOT_PATH, DEFAULT_WAREHOUSE_PATH
+from wix_pipelines.warehouse.summary import table_counts
 
 # The emulator's built-in credentials (not secrets of any real site).
 EMULATOR_API_KEY = "emulator-api-key"
@@ -73,17 +74,6 @@ def emulator_process(args: argparse.Namespace, ready_timeout_s: float = 120.0) -
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-def table_counts(database: Path) -> dict[str, int]:
-    """Rows per table of a DuckDB file, read-only (tables whose names start with `_` are bookkeeping)."""
-    import duckdb
-
-    if not database.exists():
-        return {}
-    with duckdb.connect(str(database), read_only=True) as con:
-        names = [row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
-        return {name: int(con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]) for name in names}
 
 
 def run_demo_command(args: argparse.Namespace) -> int:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 from wix_pipelines.settings import DEFAULT_API_BASE_URL, DEFAULT_SNAPSHOT_PATH, DEFAULT_WAREHOUSE_PATH
+from wix_pipelines.warehouse import Warehouse, publish_snapshot
 from wix_pipelines.wix import WixClient
+from wix_pipelines.wix.transport import RetryPolicy
 
 
 class WixApiResource(dg.ConfigurableResource):
@@ -29,11 +32,17 @@ class WixApiResource(dg.ConfigurableResource):
     instance_id: str | None = None
     rate_limit_per_minute: int = Field(default=200, description="Client-side limit; Wix allows 200/min per site.")
     timeout_s: float = 30.0
+    retry_max_attempts: int = Field(default=6, description="Attempts per request on 429, 5xx and network errors.")
+    retry_max_wait_s: float = Field(default=120.0, description="Total time one request may spend waiting to retry.")
 
     @contextmanager
     def get_client(self) -> Iterator[WixClient]:
-        common = {"base_url": self.base_url, "rate_limit_per_minute": self.rate_limit_per_minute,
-                  "timeout": self.timeout_s}  # fmt: skip
+        common: dict[str, Any] = {
+            "base_url": self.base_url,
+            "rate_limit_per_minute": self.rate_limit_per_minute,
+            "timeout": self.timeout_s,
+            "retry": RetryPolicy(max_attempts=self.retry_max_attempts, max_total_wait_s=self.retry_max_wait_s),
+        }
         if self.app_id:
             if not (self.app_secret and self.instance_id):
                 raise ValueError("OAuth needs app_secret and instance_id besides app_id")
@@ -75,8 +84,21 @@ def wix_api_from_env() -> WixApiResource:
     )
 
 
-def warehouse_paths_from_env() -> tuple[str, str]:
-    return (
-        os.environ.get("WIX_WAREHOUSE_PATH", str(DEFAULT_WAREHOUSE_PATH)),
-        os.environ.get("WIX_SNAPSHOT_PATH", str(DEFAULT_SNAPSHOT_PATH)),
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file and the read-only snapshot published for analysts after each write."""
+
+    path: str = Field(default=str(DEFAULT_WAREHOUSE_PATH), description="The read-write warehouse file.")
+    snapshot_path: str = Field(default=str(DEFAULT_SNAPSHOT_PATH), description="The file analysts open.")
+
+    def get(self) -> Warehouse:
+        return Warehouse(self.path)
+
+    def publish_snapshot(self) -> None:
+        publish_snapshot(self.path, self.snapshot_path)
+
+
+def warehouse_from_env() -> WarehouseResource:
+    return WarehouseResource(
+        path=os.environ.get("WIX_WAREHOUSE_PATH", str(DEFAULT_WAREHOUSE_PATH)),
+        snapshot_path=os.environ.get("WIX_SNAPSHOT_PATH", str(DEFAULT_SNAPSHOT_PATH)),
     )

@@ -135,7 +135,9 @@ def complete_contact(record: Record, previous: Record | None = None) -> Record:
         record["primaryPhone"] = {
             "countryCode": primary_phone.get("countryCode"),
             "e164Phone": number,
-            "formattedPhone": f"+{cc} {primary_phone.get('phone')}" if cc and number else primary_phone.get("phone"),
+            "formattedPhone": f"+{cc} {primary_phone.get('phone')}"
+            if cc and number
+            else primary_phone.get("phone"),
             "subscriptionStatus": (
                 (record.get("primaryPhone") or {}).get("subscriptionStatus")
                 or (prev_phone.get("subscriptionStatus") if same_phone else None)
@@ -149,7 +151,9 @@ def complete_contact(record: Record, previous: Record | None = None) -> Record:
     if ext:
         info["extendedFields"] = {"items": ext}
     record.setdefault("source", {"sourceType": "OTHER"})
-    record.setdefault("lastActivity", {"activityDate": record.get("createdDate"), "activityType": "CONTACT_CREATED"})
+    record.setdefault(
+        "lastActivity", {"activityDate": record.get("createdDate"), "activityType": "CONTACT_CREATED"}
+    )
     return record
 
 
@@ -177,7 +181,10 @@ def _check_extended_fields(state: EmulatorState, info: dict[str, Any]) -> None:
             )
         if value is not None and field.get("dataType") == "NUMBER" and not isinstance(value, int | float):
             raise ApiError(
-                400, "INVALID_EXTENDED_FIELD_VALUE", f"extended field {key!r} is a NUMBER, got {value!r}", {"key": key}
+                400,
+                "INVALID_EXTENDED_FIELD_VALUE",
+                f"extended field {key!r} is a NUMBER, got {value!r}",
+                {"key": key},
             )
 
 
@@ -227,7 +234,9 @@ def get_live(state: EmulatorState, contact_id: str) -> Record:
     return record
 
 
-def create_contact(state: EmulatorState, info: Any, allow_duplicates: bool, identity: dict[str, Any]) -> Record:
+def create_contact(
+    state: EmulatorState, info: Any, allow_duplicates: bool, identity: dict[str, Any]
+) -> Record:
     if not isinstance(info, dict) or not _has_data(info):
         raise ApiError(
             400, "INSUFFICIENT_CONTACT_DATA", "info must contain at least a name, an email or a phone"
@@ -282,7 +291,9 @@ def _mask_paths(raw: Any) -> list[str] | None:
         return [str(p) for p in raw["paths"]]
     if isinstance(raw, list):
         return [str(p) for p in raw]
-    raise validation_error("fieldMask", "must be a comma-separated string or {paths: [...]}", "INVALID_FORMAT")
+    raise validation_error(
+        "fieldMask", "must be a comma-separated string or {paths: [...]}", "INVALID_FORMAT"
+    )
 
 
 def merged_info(current: dict[str, Any], patch: dict[str, Any], mask: list[str] | None) -> dict[str, Any]:
@@ -343,12 +354,20 @@ def _store_update(
     state.put("contacts", record)
     state.stats.count_write()
     state.emit(
-        EVENT + "updated", FQDN, "updated", record["id"], identity, updated=record, originated_from=originated_from
+        EVENT + "updated",
+        FQDN,
+        "updated",
+        record["id"],
+        identity,
+        updated=record,
+        originated_from=originated_from,
     )
     return record
 
 
-def update_contact(state: EmulatorState, contact_id: str, body: dict[str, Any], identity: dict[str, Any]) -> Record:
+def update_contact(
+    state: EmulatorState, contact_id: str, body: dict[str, Any], identity: dict[str, Any]
+) -> Record:
     old = get_live(state, contact_id)
     _check_revision(old, body.get("revision"))
     patch = body.get("info")
@@ -369,7 +388,15 @@ def delete_contact(
     get_live(state, contact_id)
     state.delete("contacts", contact_id)
     state.stats.count_write()
-    state.emit(EVENT + "deleted", FQDN, "deleted", contact_id, identity, is_deleted=True, originated_from=originated_from)
+    state.emit(
+        EVENT + "deleted",
+        FQDN,
+        "deleted",
+        contact_id,
+        identity,
+        is_deleted=True,
+        originated_from=originated_from,
+    )
 
 
 def _append_unique(target: list[dict[str, Any]], extra: list[dict[str, Any]], key: Any) -> None:
@@ -430,7 +457,9 @@ def _merge_sources(body: dict[str, Any], target_id: str) -> list[str]:
     return [str(s) for s in sources]
 
 
-def merge_contacts(state: EmulatorState, target_id: str, body: dict[str, Any], identity: dict[str, Any]) -> Record:
+def merge_contacts(
+    state: EmulatorState, target_id: str, body: dict[str, Any], identity: dict[str, Any]
+) -> Record:
     target = get_live(state, target_id)
     sources = _merge_sources(body, target_id)
     _check_revision(target, body.get("targetContactRevision"))
@@ -490,7 +519,13 @@ def project(record: Record, paths: tuple[str, ...]) -> Record:
     return out
 
 
-def _page(state: EmulatorState, raw_filter: Any, raw_sort: Any, paging: dict[str, Any], paths: tuple[str, ...] | None) -> bytes:
+def _page(
+    state: EmulatorState,
+    raw_filter: Any,
+    raw_sort: Any,
+    paging: dict[str, Any],
+    paths: tuple[str, ...] | None,
+) -> bytes:
     collection = state.contacts
     serialize = None
     if paths is not None:
@@ -516,7 +551,9 @@ def _contact_body(record: Record, **extra: Any) -> dict[str, Any]:
 
 
 def h_create(ctx: Ctx) -> Any:
-    record = create_contact(ctx.state, ctx.body.get("info"), bool(ctx.body.get("allowDuplicates")), ctx.identity)
+    record = create_contact(
+        ctx.state, ctx.body.get("info"), bool(ctx.body.get("allowDuplicates")), ctx.identity
+    )
     return _contact_body(record)
 
 

@@ -91,7 +91,9 @@ def _unsign(token: str) -> dict[str, Any]:
             raise ValueError("not an object")
         return data
     except (ValueError, orjson.JSONDecodeError):
-        raise ApiError(400, "INVALID_CURSOR", f"cursor {token[:40]!r}… is not one this server issued") from None
+        raise ApiError(
+            400, "INVALID_CURSOR", f"cursor {token[:40]!r}… is not one this server issued"
+        ) from None
 
 
 def cursor_page(
@@ -120,10 +122,17 @@ def cursor_page(
     if token:
         if query.get("filter") or query.get("sort"):
             raise ApiError(
-                400, "CURSOR_WITH_FILTER", "a cursor request must not carry filter or sort; they come from the cursor"
+                400,
+                "CURSOR_WITH_FILTER",
+                "a cursor request must not carry filter or sort; they come from the cursor",
             )
         state = _unsign(str(token))
-        raw_filter, raw_sort, flags, after = state.get("f"), state.get("s"), state.get("x") or {}, state.get("a")
+        raw_filter, raw_sort, flags, after = (
+            state.get("f"),
+            state.get("s"),
+            state.get("x") or {},
+            state.get("a"),
+        )
     else:
         raw_filter, raw_sort, flags = query.get("filter"), query.get("sort"), flags or {}
     flt = compile_filter(spec, raw_filter)

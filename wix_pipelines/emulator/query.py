@@ -200,7 +200,9 @@ def _check_scalar(fname: str, fspec: FieldSpec, op: str, value: Any) -> Any:
                 pass
         raise ApiError(400, "UNSUPPORTED_FILTER_VALUE_TYPE", f"{op} on {fname} needs a number, got {value!r}")
     if fspec.kind == "bool" and not isinstance(value, bool):
-        raise ApiError(400, "UNSUPPORTED_FILTER_VALUE_TYPE", f"{op} on {fname} needs true/false, got {value!r}")
+        raise ApiError(
+            400, "UNSUPPORTED_FILTER_VALUE_TYPE", f"{op} on {fname} needs true/false, got {value!r}"
+        )
     if isinstance(value, dict | list):
         raise ApiError(400, "UNSUPPORTED_FILTER_VALUE_TYPE", f"{op} on {fname} got a non-scalar {value!r}")
     return value
@@ -226,9 +228,7 @@ def _op_predicate(get: Getter, op: str, value: Any) -> Predicate:  # noqa: C901 
     if op == IN:
         pool = set(v for v in value if v is not None)
         with_null = any(v is None for v in value)
-        return lambda r: (
-            any(c in pool for c in cands) if (cands := _candidates(get(r))) else with_null
-        )
+        return lambda r: any(c in pool for c in cands) if (cands := _candidates(get(r))) else with_null
     if op == NIN:
         pool = set(value)
         return lambda r: all(c not in pool for c in _candidates(get(r)))
@@ -277,7 +277,9 @@ def compile_filter(spec: QuerySpec, raw: Any) -> CompiledFilter:
     bounds: dict[str, Any] = {"lo": None, "lo_inc": True, "hi": None, "hi_inc": True, "only_created": True}
     predicate = _compile_node(spec, raw, bounds, top=True)
     key = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
-    created = (bounds["lo"], bounds["lo_inc"], bounds["hi"], bounds["hi_inc"]) if bounds["only_created"] else None
+    created = (
+        (bounds["lo"], bounds["lo_inc"], bounds["hi"], bounds["hi_inc"]) if bounds["only_created"] else None
+    )
     return CompiledFilter(predicate, key, created)
 
 
@@ -331,7 +333,9 @@ def _compile_field(spec: QuerySpec, name: str, cond: Any, bounds: dict[str, Any]
             raise ApiError(400, "UNSUPPORTED_FILTER_OPERATOR", f"unknown operator {op} on {name!r}")
         if canonical not in fspec.ops:
             raise ApiError(
-                400, "UNSUPPORTED_FILTER_OPERATOR", f"operator {op} is not supported on {name!r} by {spec.api}"
+                400,
+                "UNSUPPORTED_FILTER_OPERATOR",
+                f"operator {op} is not supported on {name!r} by {spec.api}",
             )
         checked = _check_value(spec, name, fspec, canonical, value)
         preds.append(_op_predicate(get, canonical, checked))
@@ -344,9 +348,13 @@ def _note_bounds(name: str, op: str, value: Any, bounds: dict[str, Any], top: bo
     if not top or name != "createdDate" or op not in (RANGE | {EQ}) or value is None:
         bounds["only_created"] = False
         return
-    if op in (GT, GTE, EQ) and (bounds["lo"] is None or value > bounds["lo"] or (value == bounds["lo"] and op == GT)):
+    if op in (GT, GTE, EQ) and (
+        bounds["lo"] is None or value > bounds["lo"] or (value == bounds["lo"] and op == GT)
+    ):
         bounds["lo"], bounds["lo_inc"] = value, op != GT
-    if op in (LT, LTE, EQ) and (bounds["hi"] is None or value < bounds["hi"] or (value == bounds["hi"] and op == LT)):
+    if op in (LT, LTE, EQ) and (
+        bounds["hi"] is None or value < bounds["hi"] or (value == bounds["hi"] and op == LT)
+    ):
         bounds["hi"], bounds["hi_inc"] = value, op != LT
 
 

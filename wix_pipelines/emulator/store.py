@@ -161,10 +161,14 @@ class Collection:
             index = self._created
             start = 0
             if lo is not None:
-                start = bisect.bisect_left(index, (lo,)) if lo_inc else bisect.bisect_right(index, (lo, "\uffff"))
+                start = (
+                    bisect.bisect_left(index, (lo,)) if lo_inc else bisect.bisect_right(index, (lo, "\uffff"))
+                )
             end = len(index)
             if hi is not None:
-                end = bisect.bisect_right(index, (hi, "\uffff")) if hi_inc else bisect.bisect_left(index, (hi,))
+                end = (
+                    bisect.bisect_right(index, (hi, "\uffff")) if hi_inc else bisect.bisect_left(index, (hi,))
+                )
             ids = [rid for _, rid in index[start:end]]
             if extra is not None:
                 records = self.records

@@ -370,7 +370,8 @@ class ReviewsApi(_Api):
 
     def create(self, review: Review | Mapping[str, Any]) -> Review:
         """Create a review. One per author per entity: a second raises ``WixConflictError``
-        (DUPLICATE_REVIEW).""" response = self._t.request(
+        (DUPLICATE_REVIEW)."""
+        response = self._t.request(
             "POST",
             paths.REVIEWS,
             json={"review": _wire(review)},
@@ -610,7 +611,9 @@ class ReviewRequestsApi(_Api):
         self, review_requests: Iterable[ReviewRequest | Mapping[str, Any]], *, return_entity: bool = True
     ) -> BulkResult:
         """Up to 50 review requests in one call; per-item outcomes in ``results`` (created record under
-        ``item``).""" items = [] for request in review_requests:
+        ``item``)."""
+        items = []
+        for request in review_requests:
             wire = _wire(request)
             wire.setdefault("communicationChannel", "EMAIL")
             items.append(wire)

@@ -431,7 +431,8 @@ class BulkResult(WixModel):
 
 def _json_string(value: Any) -> Any:
     """``identity``/``data`` (and maybe ``accountInfo``) travel as JSON *strings*; parse them, accept
-    objects.""" if isinstance(value, (str, bytes)):
+    objects."""
+    if isinstance(value, (str, bytes)):
         return orjson.loads(value)
     return value
 

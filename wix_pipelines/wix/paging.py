@@ -57,6 +57,9 @@ class Page(Generic[ModelT]):
     def __len__(self) -> int:
         return len(self.items)
 
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.items)
+
     def models(self) -> list[ModelT]:
         """The items as pydantic models (unknown fields kept)."""
         if self.model is None:
@@ -201,13 +204,11 @@ def iter_keyset_pages(
 
     Algorithm:
       1. Ask for ``field >= lower`` (offset 0). Skip ids already yielded at exactly ``lower``. Advance
-         ``lower``
-         to the last record's timestamp and remember the ids carrying it, so a tie group cut by the page
-         boundary is picked up by the next ``>=`` query without duplicates.
+         ``lower`` to the last record's timestamp and remember the ids carrying it, so a tie group cut by
+         the page boundary is picked up by the next ``>=`` query without duplicates.
       2. If a full page holds only one timestamp T (bulk imports put thousands of contacts in one
-         millisecond),
-         ``>=`` can make no progress: drain the tie group with ``field == T`` and offset paging (its own
-         small, stable set), de-duplicating by id, then continue with ``field > T``.
+         millisecond), ``>=`` can make no progress: drain the tie group with ``field == T`` and offset
+         paging (its own small, stable set), de-duplicating by id, then continue with ``field > T``.
       3. Stop at the first page that is the last one (``total`` or a short page).
 
     Offsets are only used inside one tie group, never over the growing whole set, so records inserted during

@@ -12,9 +12,8 @@ Retry rules (SPEC.md §2.4, §2.5, §9):
   ``allowDuplicates``, review requests, bulk creates, merges) are not replayed after an ambiguous failure, so
   they are never doubled; failing to connect at all (connect error/timeout, pool timeout) is safe and is
   retried. ``RetryPolicy(retry_ambiguous_writes=True)`` opts into replaying them anyway.
-* The retry budget is both ``max_attempts`` and ``max_total_wait_s`` (the sum of sleeps). A ``Retry-After``
-  that
-  would overrun the budget ends the retries at once rather than sleeping past it.
+* The retry budget is both ``max_attempts`` and ``max_total_wait_s`` (the sum of sleeps). A
+  ``Retry-After`` that would overrun the budget ends the retries at once rather than sleeping past it.
 """
 
 from __future__ import annotations

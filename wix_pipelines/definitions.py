@@ -1,0 +1,16 @@
+"""The Dagster definitions of wix-pipelines (assembled here; everything lives in `wix_pipelines.defs`)."""
+
+import dagster as dg
+
+from wix_pipelines.defs.ingest.assets import pull_assets
+from wix_pipelines.defs.ingest.history import history_job
+from wix_pipelines.defs.jobs import pull_job, reconcile_job
+from wix_pipelines.defs.resources import warehouse_from_env, wix_api_from_env
+from wix_pipelines.defs.schedules import pull_schedule, reconcile_schedule
+
+defs = dg.Definitions(
+    assets=pull_assets,
+    jobs=[pull_job, reconcile_job, history_job],
+    schedules=[pull_schedule, reconcile_schedule],
+    resources={"wix": wix_api_from_env(), "warehouse": warehouse_from_env()},
+)
