@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +21,29 @@ from wix_pipelines.emulator.state import EmulatorState
 
 HOST = "127.0.0.1"
 _START_TIMEOUT_S = 15.0
+
+
+class _QuickServer(uvicorn.Server):
+    """uvicorn checks `should_exit` every 100 ms; tests start and stop an emulator per test, so poll faster."""
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            await asyncio.sleep(0.01)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # `serve` installs its own SIGINT/SIGTERM handlers: uvicorn's would re-raise the signal after
+        # shutdown, so the CLI would exit with -15 instead of 0.
+        yield
+
+    async def _wait_tasks_to_complete(self) -> None:
+        # Same as uvicorn's graceful wait (connections, then tasks), polling every 5 ms instead of 100 ms.
+        while (self.server_state.connections or self.server_state.tasks) and not self.force_exit:
+            await asyncio.sleep(0.005)
+        for server in self.servers:
+            await server.wait_closed()
 
 
 @dataclass
@@ -46,13 +72,15 @@ class RunningEmulator:
             "instance_id": self.config.instance_id,
         }
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Shut the server down. uvicorn spends a fixed ~0.1 s closing; `wait=False` lets per-test fixtures
+        skip that wait (the thread finishes on its own; the port is ephemeral anyway)."""
         if self._server is not None:
             self._server.should_exit = True
-        if self._thread is not None:
+        self.state.close()
+        if wait and self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-        self.state.close()
 
 
 def _uvicorn_config(app: Any, port: int) -> uvicorn.Config:
@@ -77,7 +105,7 @@ def start_emulator(config: EmulatorConfig | None = None, port: int = 0) -> Runni
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, port))
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(_uvicorn_config(app, bound_port))
+    server = _QuickServer(_uvicorn_config(app, bound_port))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"wix-emulator-{bound_port}", daemon=True
     )
@@ -110,10 +138,22 @@ def running_emulator(config: EmulatorConfig | None = None, port: int = 0) -> Ite
         emulator.stop()
 
 
-def serve(config: EmulatorConfig, port: int) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM (uvicorn installs the handlers)."""
+def serve(config: EmulatorConfig, port: int, on_ready: Callable[[EmulatorState], None] | None = None) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM, then exit cleanly.
+
+    `on_ready` runs after seeding, before the socket opens (the CLI prints the URL and credentials there).
+    """
     state = EmulatorState(config)
+    if on_ready is not None:
+        on_ready(state)
+    server = _QuickServer(_uvicorn_config(create_app(state), port))
+
+    def request_exit(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    signal.signal(signal.SIGINT, request_exit)
+    signal.signal(signal.SIGTERM, request_exit)
     try:
-        uvicorn.Server(_uvicorn_config(create_app(state), port)).run()
+        server.run()
     finally:
         state.close()

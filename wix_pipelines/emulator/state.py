@@ -6,6 +6,7 @@ thread can insert records or script faults while the server thread serves.
 
 from __future__ import annotations
 
+import gc
 import secrets
 import threading
 import time
@@ -132,7 +133,17 @@ class EmulatorState:
         from wix_pipelines.emulator import seed as seed_module  # seed imports domain helpers
 
         with self.lock:
-            seed_module.load_seed(self)
+            # A big seed is millions of small objects: the cyclic GC would rescan them all, over and over,
+            # while seeding and later while serving (multi-second pauses at 100k contacts). Seeded records
+            # hold no cycles, so pause the GC while loading and then freeze them out of its generations.
+            was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                seed_module.load_seed(self)
+            finally:
+                if was_enabled:
+                    gc.enable()
+                gc.freeze()
 
     def reset(self) -> None:
         """Back to the freshly seeded state: data, tokens, stats, scripted faults and recorded events."""

@@ -44,6 +44,9 @@ class PullOptions:
     prefetch_pages: int = 8  # pages fetched ahead of the DuckDB work
     reconcile: bool = False  # full re-read: catches updates the API cannot filter on, and deletions
     progress_every_pages: int = 25
+    # A reconciliation that would mark more than this share of a table deleted stops instead: an API that
+    # suddenly lists nothing (wrong site id, an outage answered with empty pages) must not wipe the warehouse.
+    max_deleted_fraction: float | None = 0.5
 
 
 @dataclass
@@ -205,7 +208,10 @@ def pull_stream(
 
     if mode in ("full", "reconcile"):
         with warehouse.connect() as con:
-            report.deleted = reconcile_ids(con, stream_name, seen_ids, run_id=run_id)
+            reconciled = reconcile_ids(
+                con, stream_name, [seen_ids], run_id=run_id, max_deleted_fraction=options.max_deleted_fraction
+            )
+        report.deleted = reconciled.marked_deleted
     report.requests = client.stats.requests - requests_before
     report.seconds = round(time.monotonic() - started_clock, 3)
     say(

@@ -18,7 +18,7 @@ class SchemaVersionError(WarehouseError):
 
 
 class MalformedPageError(WarehouseError):
-    """A response body is not JSON, or its record list is not a JSON array: nothing of the batch was written."""
+    """A response body is not JSON, or its record list is not an array: nothing of the batch was written."""
 
 
 @dataclass(frozen=True)

@@ -72,8 +72,20 @@ BOOKKEEPING_COLUMNS: tuple[Column, ...] = (
         Kind.MANAGED,
         "When the loaders saw the record disappear (deleted, merged away); NULL while it exists.",
     ),
-    _c("_loaded_at", TS, Kind.MANAGED, "When this version of the record was written (unchanged re-loads keep it)."),
-    _c("_record_hash", "VARCHAR", Kind.MANAGED, "md5 of `record`: tells an update from an unchanged re-load."),
+    _c(
+        "_loaded_at",
+        TS,
+        Kind.MANAGED,
+        "When this version of the record was written (unchanged re-loads keep it).",
+    ),
+    # hash() rather than md5(): 10x cheaper on 1.7 KB records (md5 alone cost ~0.5 s per 100k contacts).
+    # The price: if a DuckDB upgrade changes hash(), the next load rewrites each record once as "updated".
+    _c(
+        "_record_hash",
+        "UBIGINT",
+        Kind.MANAGED,
+        "hash() of `record`: tells an update from an unchanged re-load.",
+    ),
 )
 
 _ID = _c("id", "VARCHAR", Kind.ID, "Wix id (GUID). Primary key.", "$.id")
@@ -106,7 +118,13 @@ CONTACTS = TableSpec(
             "$.primaryInfo.phone",
             "$.primaryPhone.phone",
         ),
-        _c("primary_phone_e164", "VARCHAR", S, "Primary phone in E.164 (primaryPhone.e164Phone).", "$.primaryPhone.e164Phone"),
+        _c(
+            "primary_phone_e164",
+            "VARCHAR",
+            S,
+            "Primary phone in E.164 (primaryPhone.e164Phone).",
+            "$.primaryPhone.e164Phone",
+        ),
         _c(
             "email_subscription_status",
             "VARCHAR",
@@ -124,13 +142,25 @@ CONTACTS = TableSpec(
             "$.primaryEmail.deliverabilityStatus",
             '$.info.extendedFields.items."emailSubscriptions.deliverabilityStatus"',
         ),
-        _c("phone_subscription_status", "VARCHAR", S, "primaryPhone.subscriptionStatus", "$.primaryPhone.subscriptionStatus"),
+        _c(
+            "phone_subscription_status",
+            "VARCHAR",
+            S,
+            "primaryPhone.subscriptionStatus",
+            "$.primaryPhone.subscriptionStatus",
+        ),
         _c("company", "VARCHAR", S, "info.company", "$.info.company"),
         _c("job_title", "VARCHAR", S, "info.jobTitle", "$.info.jobTitle"),
         _c("birthdate", "DATE", C, "info.birthdate", "$.info.birthdate"),
         _c("locale", "VARCHAR", S, "info.locale", "$.info.locale"),
         _c("label_keys", "VARCHAR[]", Kind.STRING_LIST, "info.labelKeys.items", "$.info.labelKeys.items"),
-        _c("source_type", "VARCHAR", S, "source.sourceType (ADMIN, WIX_APP, IMPORT, ...).", "$.source.sourceType"),
+        _c(
+            "source_type",
+            "VARCHAR",
+            S,
+            "source.sourceType (ADMIN, WIX_APP, IMPORT, ...).",
+            "$.source.sourceType",
+        ),
         _c("source_app_id", "VARCHAR", S, "source.appId", "$.source.appId"),
         _c("last_activity_date", TS, C, "lastActivity.activityDate", "$.lastActivity.activityDate"),
         _c("last_activity_type", "VARCHAR", S, "lastActivity.activityType", "$.lastActivity.activityType"),
@@ -152,7 +182,13 @@ REVIEWS = TableSpec(
         _ID,
         _c("created_date", TS, C, "When the review was created.", "$.createdDate"),
         _c("updated_date", TS, C, "When the review last changed.", "$.updatedDate"),
-        _c("review_date", TS, C, "Review date (differs from created_date for imported reviews).", "$.reviewDate"),
+        _c(
+            "review_date",
+            TS,
+            C,
+            "Review date (differs from created_date for imported reviews).",
+            "$.reviewDate",
+        ),
         _c("revision", "BIGINT", C, "Wix revision, +1 per update.", "$.revision"),
         _c("namespace", "VARCHAR", S, "App namespace, e.g. stores.", "$.namespace"),
         _c("entity_id", "VARCHAR", S, "Reviewed item (e.g. product id).", "$.entityId"),
@@ -202,7 +238,13 @@ RATINGS = TableSpec(
         _c("revision", "BIGINT", C, "Wix revision, +1 per update.", "$.revision"),
         _c("namespace", "VARCHAR", S, "namespace, e.g. reviews.", "$.namespace"),
         # `group` is an SQL keyword: a column of that name would have to be quoted in every query.
-        _c("rating_group", "VARCHAR", S, "The API's `group` (partition inside a namespace, e.g. stores).", "$.group"),
+        _c(
+            "rating_group",
+            "VARCHAR",
+            S,
+            "The API's `group` (partition inside a namespace, e.g. stores).",
+            "$.group",
+        ),
         _c("entity_id", "VARCHAR", S, "Rated item (e.g. product id).", "$.entityId"),
         _c("attribute_name", "VARCHAR", S, "Rated attribute, e.g. overall.", "$.attributeName"),
         _c("value", "DOUBLE", C, "The rating value (the apps use 1..5; the API allows 0..100).", "$.value"),
@@ -214,7 +256,14 @@ RATINGS = TableSpec(
             "$.owner.contactId",
             "$.ratingOwner.contactId",
         ),
-        _c("owner_member_id", "VARCHAR", S, "owner.memberId / ratingOwner.memberId", "$.owner.memberId", "$.ratingOwner.memberId"),
+        _c(
+            "owner_member_id",
+            "VARCHAR",
+            S,
+            "owner.memberId / ratingOwner.memberId",
+            "$.owner.memberId",
+            "$.ratingOwner.memberId",
+        ),
         _c(
             "owner_anonymous_visitor_id",
             "VARCHAR",
@@ -223,7 +272,13 @@ RATINGS = TableSpec(
             "$.owner.anonymousVisitorId",
             "$.ratingOwner.anonymousVisitorId",
         ),
-        _c("related_entity_ids", "VARCHAR[]", Kind.STRING_LIST, "relatedEntityIds (e.g. review ids).", "$.relatedEntityIds"),
+        _c(
+            "related_entity_ids",
+            "VARCHAR[]",
+            Kind.STRING_LIST,
+            "relatedEntityIds (e.g. review ids).",
+            "$.relatedEntityIds",
+        ),
     ),
 )
 
@@ -240,16 +295,50 @@ REVIEW_REQUESTS = TableSpec(
         _c("revision", "BIGINT", C, "Wix revision, +1 per update.", "$.revision"),
         _c("namespace", "VARCHAR", S, "namespace, e.g. stores.", "$.namespace"),
         _c("order_id", "VARCHAR", S, "order.id", "$.order.id"),
-        _c("recipient_contact_id", "VARCHAR", S, "recipient.contactId: joins contacts.id.", "$.recipient.contactId"),
-        _c("status", "VARCHAR", S, "SCHEDULED / SENT / CANCELED / FAILED / UNKNOWN_REVIEW_REQUEST_STATUS.", "$.status"),
+        _c(
+            "recipient_contact_id",
+            "VARCHAR",
+            S,
+            "recipient.contactId: joins contacts.id.",
+            "$.recipient.contactId",
+        ),
+        _c(
+            "status",
+            "VARCHAR",
+            S,
+            "SCHEDULED / SENT / CANCELED / FAILED / UNKNOWN_REVIEW_REQUEST_STATUS.",
+            "$.status",
+        ),
         _c("communication_channel", "VARCHAR", S, "communicationChannel (EMAIL).", "$.communicationChannel"),
-        _c("item_ids", "VARCHAR[]", Kind.PLUCK, "items[].catalogItemId", "$.items", item_field="catalogItemId"),
-        _c("review_ids", "VARCHAR[]", Kind.PLUCK, "items[].reviewId (non-null ones).", "$.items", item_field="reviewId"),
+        _c(
+            "item_ids",
+            "VARCHAR[]",
+            Kind.PLUCK,
+            "items[].catalogItemId",
+            "$.items",
+            item_field="catalogItemId",
+        ),
+        _c(
+            "review_ids",
+            "VARCHAR[]",
+            Kind.PLUCK,
+            "items[].reviewId (non-null ones).",
+            "$.items",
+            item_field="reviewId",
+        ),
         _c("automation_activation_id", "VARCHAR", S, "automationActivationId", "$.automationActivationId"),
-        _c("requested_by_identity_type", "VARCHAR", S, "requestedBy.identityType", "$.requestedBy.identityType"),
+        _c(
+            "requested_by_identity_type",
+            "VARCHAR",
+            S,
+            "requestedBy.identityType",
+            "$.requestedBy.identityType",
+        ),
         _c("requested_by_app_id", "VARCHAR", S, "requestedBy.appId", "$.requestedBy.appId"),
         _c("sent_opened", "BOOLEAN", C, "sentOptions.opened (SENT requests).", "$.sentOptions.opened"),
-        _c("failed_reason", "VARCHAR", S, "failedOptions.reason (FAILED requests).", "$.failedOptions.reason"),
+        _c(
+            "failed_reason", "VARCHAR", S, "failedOptions.reason (FAILED requests).", "$.failedOptions.reason"
+        ),
     ),
 )
 

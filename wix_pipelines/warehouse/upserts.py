@@ -8,9 +8,9 @@ bytes happens in DuckDB, in one transaction, with no per-record Python:
 2. shape: one `json_extract(record, [paths...])` per record (a single parse) feeds every typed column, and the
    same expressions collect the reasons a record is malformed;
 3. quarantine malformed records in `_rejected_records` (or, with `strict=True`, raise and roll back);
-4. classify valid records against the table by `_record_hash` (md5 of the minified record): insert / update
-   (changed, or coming back after `deleted_at` was set) / unchanged, keeping the last copy of an id that
-   appears twice in a batch (look-back windows and page-boundary ties do that);
+4. classify valid records against the table by `_record_hash` (DuckDB's 64-bit hash() of the minified
+   record): insert / update (changed, or coming back after `deleted_at` was set) / unchanged, keeping the
+   last copy of an id that appears twice in a batch (look-back windows and page-boundary ties do that);
 5. `INSERT ... ON CONFLICT (id) DO UPDATE` only the inserted and updated rows, so an unchanged record keeps
    its `_loaded_at` and a repeated run changes no row;
 6. move the watermark and append `_load_log` in the same transaction.
@@ -33,12 +33,20 @@ import orjson
 from .errors import MalformedPageError, MalformedRecordsError, RejectedRecord
 from .tables import Column, Kind, TableSpec, table_spec
 from .transaction import transaction
-from .watermarks import WatermarkValue, get_watermark, set_watermark, watermark_text, write_load_log
+from .watermarks import (
+    ADVANCE_TO_MAX_CREATED,
+    WatermarkValue,
+    _AdvanceToMaxCreated,
+    advance,
+    get_watermark,
+    set_watermark,
+    watermark_text,
+    write_load_log,
+)
 
 Page = bytes | bytearray | memoryview | str
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
-_SCALAR_OR_NULL = "('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN', 'NULL')"
 
 
 @dataclass(frozen=True)
@@ -80,13 +88,58 @@ def _paths(spec: TableSpec) -> list[str]:
     return list(seen)
 
 
+def _path_keys(path: str) -> list[str]:
+    """`$.a.b."c.d"` -> ["a", "b", "c.d"] (the only JSON path forms tables.py uses)."""
+    keys: list[str] = []
+    rest = path.removeprefix("$")
+    while rest:
+        rest = rest.removeprefix(".")
+        if rest.startswith('"'):
+            end = rest.index('"', 1)
+            keys.append(rest[1:end])
+            rest = rest[end + 1 :]
+        else:
+            key = rest.split(".", 1)[0]
+            keys.append(key)
+            rest = rest[len(key) :]
+    return keys
+
+
+def _structure(paths: list[str]) -> str:
+    """json_transform structure with a JSON leaf per path: one parse yields every raw value."""
+    root: dict[str, Any] = {}
+    for p in paths:
+        *parents, leaf = _path_keys(p)
+        node = root
+        for k in parents:
+            node = node.setdefault(k, {})
+        node[leaf] = "JSON"
+    return orjson.dumps(root).decode()
+
+
+def _ident(key: str) -> str:
+    return '"' + key.replace('"', '""') + '"'
+
+
 def _shape_sql(spec: TableSpec) -> str:
-    """SELECT over `_wh_stage` producing typed columns plus `reasons` (empty list = valid)."""
+    """Land the batch's bodies (bound as one VARCHAR[] parameter) into typed rows plus `reasons`.
+
+    Each body is parsed once to split it into records; each record once more, by `json_transform` into a
+    struct whose leaves are the raw JSON values of the paths the columns read. The first character of a raw
+    value gives its JSON type, so no further parse is needed except to unescape strings with a backslash.
+    `reasons` is the empty string for a valid record.
+    """
     paths = _paths(spec)
     idx = {p: i for i, p in enumerate(paths, start=1)}
-    # Layer 1: one parse of each record. Layer 2: per path the raw JSON value j, its text s and JSON type t.
-    layer2 = ",\n    ".join(
-        f"j[{i}] AS j{i}, j[{i}] ->> '$' AS s{i}, json_type(j[{i}]) AS t{i}" for i in range(1, len(paths) + 1)
+    # VARCHAR, not JSON: a CASE mixing JSON and VARCHAR branches would re-parse the unquoted strings as JSON.
+    raw = ",\n    ".join(
+        f"CAST(j.{'.'.join(_ident(k) for k in _path_keys(p))} AS VARCHAR) AS v{i}" for p, i in idx.items()
+    )
+    text = ",\n    ".join(
+        f"v{i}, left(v{i}, 1) AS c{i}, CASE WHEN left(v{i}, 1) = '\"' THEN CASE WHEN contains(v{i}, '\\') "
+        f"THEN json_extract_string(v{i}, '$') ELSE substr(v{i}, 2, length(v{i}) - 2) END ELSE v{i} END "
+        f"AS s{i}"
+        for i in idx.values()
     )
     values: list[str] = []
     reasons: list[str] = ["CASE WHEN left(rec, 1) <> '{' THEN 'record is not a JSON object' END"]
@@ -97,66 +150,95 @@ def _shape_sql(spec: TableSpec) -> str:
             continue
         per_path: list[str] = []
         for p in col.paths:
-            i = idx[p]
-            value, reason = _path_expr(col, p, i)
+            value, reason = _path_expr(col, p, idx[p])
             per_path.append(value)
-            if reason:
-                reasons.append(reason)
-        values.append(f"{per_path[0] if len(per_path) == 1 else 'coalesce(' + ', '.join(per_path) + ')'} AS {col.name}")
-    id_i = idx["$.id"]
+            reasons.append(reason)
+        values.append(
+            f"{per_path[0] if len(per_path) == 1 else 'coalesce(' + ', '.join(per_path) + ')'} AS {col.name}"
+        )
     select_values = ",\n    ".join(values)
     select_reasons = ",\n      ".join(reasons)
     derived_sql = "".join(f", {d}" for d in derived)
     return f"""
-WITH parsed AS (
-  SELECT page_index, position, rec, json_extract(rec, [{", ".join(_q(p) for p in paths)}]) AS j
-  FROM _wh_stage
+WITH pages AS (
+  SELECT generate_subscripts(b, 1) - 1 AS page_index,
+         json_extract(unnest(b), {_q("$." + spec.page_key + "[*]")}) AS l
+  FROM (SELECT CAST(? AS VARCHAR[]) AS b)
+), landed AS (
+  SELECT page_index, generate_subscripts(l, 1) AS position, unnest(l) AS rec FROM pages
+), parsed AS (
+  SELECT page_index, position, rec, json_transform(rec, {_q(_structure(paths))}) AS j FROM landed
+), raw AS (
+  SELECT page_index, position, rec,
+    {raw}
+  FROM parsed
 ), fields AS (
   SELECT page_index, position, rec,
-    {layer2}
-  FROM parsed
+    {text}
+  FROM raw
 ), typed AS (
-  SELECT page_index, position, rec, s{id_i} AS record_id,
+  SELECT page_index, position, rec, s{idx["$.id"]} AS record_id,
     {select_values},
-    list_filter([
+    -- concat_ws skips NULLs: '' means the record is valid.
+    concat_ws('; ',
       {select_reasons}
-    ], lambda r: r IS NOT NULL) AS reasons
+    ) AS reasons
   FROM fields
 )
-SELECT *{derived_sql} FROM typed"""
+SELECT *, hash(CAST(rec AS VARCHAR)) AS _record_hash{derived_sql} FROM typed"""
 
 
-def _path_expr(col: Column, path: str, i: int) -> tuple[str, str | None]:
+# First character of a raw JSON value -> its type; NULL when the value is absent or JSON null.
+_IS_OBJECT_OR_ARRAY = "IN ('{', '[')"
+
+
+def _path_expr(col: Column, path: str, i: int) -> tuple[str, str]:
     """(typed value, reason-or-NULL) expressions of one JSON path of a column."""
-    j, s, t = f"j{i}", f"s{i}", f"t{i}"
+    v, c, s = f"v{i}", f"c{i}", f"s{i}"
     label = _q(path.removeprefix("$."))
-    shown = f"left(CAST({j} AS VARCHAR), 80)"
+    shown = f"left({v}, 80)"
     if col.kind is Kind.ID:
-        return s, (f"CASE WHEN {t} IS DISTINCT FROM 'VARCHAR' OR {s} = '' THEN format('id is missing or not a "
-                   f"non-empty string (got {{}})', coalesce({shown}, 'nothing')) END")
+        return s, (
+            f"CASE WHEN {c} IS DISTINCT FROM '\"' OR {s} = '' THEN format('id is missing or not a "
+            f"non-empty string (got {{}})', coalesce({shown}, 'nothing')) END"
+        )
     if col.kind is Kind.STRING:
-        return s, f"CASE WHEN {t} NOT IN {_SCALAR_OR_NULL} THEN format('{{}}: expected a scalar, got {{}}', {label}, {shown}) END"
+        return s, (
+            f"CASE WHEN {c} {_IS_OBJECT_OR_ARRAY} "
+            f"THEN format('{{}}: expected a scalar, got {{}}', {label}, {shown}) END"
+        )
     if col.kind is Kind.CAST:
         cast = f"TRY_CAST({s} AS {col.sql_type})"
-        bad = f"{s} IS NOT NULL AND ({cast} IS NULL OR {t} IN ('OBJECT', 'ARRAY')"
+        bad = f"{v} IS NOT NULL AND ({cast} IS NULL OR {c} {_IS_OBJECT_OR_ARRAY}"
         if col.sql_type in _INTEGER_TYPES:
             # TRY_CAST('4.5' AS INTEGER) rounds to 5: a fractional value is a wrong type, not a 5.
             bad += f" OR TRY_CAST({s} AS DOUBLE) <> {cast}"
         bad += ")"
-        return cast, f"CASE WHEN {bad} THEN format('{{}}: cannot read {{}} as {col.sql_type}', {label}, {shown}) END"
-    not_array = f"CASE WHEN {t} NOT IN ('ARRAY', 'NULL') THEN format('{{}}: expected an array, got {{}}', {label}, {shown}) END"
+        return (
+            cast,
+            f"CASE WHEN {bad} THEN format('{{}}: cannot read {{}} as {col.sql_type}', {label}, {shown}) END",
+        )
+    not_array = f"CASE WHEN {c} <> '[' THEN format('{{}}: expected an array, got {{}}', {label}, {shown}) END"
     if col.kind is Kind.STRING_LIST:
         # Wix omits empty lists from responses: absent means empty, not unknown.
-        return f"CASE WHEN {t} = 'ARRAY' THEN CAST({j} AS VARCHAR[]) ELSE []::VARCHAR[] END", not_array
+        return (
+            f"CASE WHEN {c} = '[' THEN CAST(CAST({v} AS JSON) AS VARCHAR[]) ELSE []::VARCHAR[] END",
+            not_array,
+        )
     if col.kind is Kind.PLUCK:
-        pluck = f"list_filter(json_extract_string({j}, {_q('$[*].' + (col.item_field or ''))}), lambda x: x IS NOT NULL)"
-        return f"CASE WHEN {t} = 'ARRAY' THEN {pluck} ELSE []::VARCHAR[] END", not_array
+        field_path = _q("$[*]." + (col.item_field or ""))
+        pluck = f"list_filter(json_extract_string({v}, {field_path}), lambda x: x IS NOT NULL)"
+        return f"CASE WHEN {c} = '[' THEN {pluck} ELSE []::VARCHAR[] END", not_array
     if col.kind is Kind.ARRAY_LENGTH:
-        return f"CASE WHEN {t} = 'ARRAY' THEN CAST(json_array_length({j}) AS {col.sql_type}) ELSE 0 END", not_array
+        return (
+            f"CASE WHEN {c} = '[' THEN CAST(json_array_length({v}) AS {col.sql_type}) ELSE 0 END",
+            not_array,
+        )
     raise ValueError(f"column {col.name}: kind {col.kind} has no JSON path expression")
 
 
-def _apply_sql(spec: TableSpec) -> str:
+def _apply_sql(spec: TableSpec) -> tuple[str, str]:
+    """(INSERT ... SELECT from _wh_typed, the ON CONFLICT clause that turns it into an update)."""
     typed = [c.name for c in spec.typed_columns]
     managed = [c.name for c in spec.columns if c.kind is Kind.MANAGED]
     insert_cols = [*typed, "record", "deleted_at", "_loaded_at", "_record_hash"]
@@ -167,55 +249,67 @@ def _apply_sql(spec: TableSpec) -> str:
     # A record that comes back from the API is alive: loader-managed facts about its death
     # (merged_into) no longer hold.
     updates += [f"{c} = NULL" for c in managed]
-    return (
+    insert = (
         f"INSERT INTO main.{spec.table} ({', '.join(insert_cols)})\n"
-        f"SELECT {', '.join(select_cols)} FROM _wh_ready WHERE _action <> 'unchanged'\n"
-        f"ON CONFLICT (id) DO UPDATE SET {', '.join(updates)}"
+        f"SELECT {', '.join(select_cols)} FROM _wh_typed"
     )
+    return insert, f"\nON CONFLICT (id) DO UPDATE SET {', '.join(updates)}"
 
 
-_SQL_CACHE: dict[str, tuple[str, str]] = {}
+_SQL_CACHE: dict[str, tuple[str, str, str]] = {}
 
 
-def _sql_for(spec: TableSpec) -> tuple[str, str]:
+def _sql_for(spec: TableSpec) -> tuple[str, str, str]:
     if spec.stream not in _SQL_CACHE:
-        _SQL_CACHE[spec.stream] = (_shape_sql(spec), _apply_sql(spec))
+        _SQL_CACHE[spec.stream] = (_shape_sql(spec), *_apply_sql(spec))
     return _SQL_CACHE[spec.stream]
 
 
 # --- landing ----------------------------------------------------------------------------------------------
 
 
-def _as_text(page: Page) -> str:
+def page_text(page: Page) -> str:
     # Bound as VARCHAR: a bytes parameter would be a BLOB, which the JSON functions do not read as JSON.
     if isinstance(page, str):
         return page
     return bytes(page).decode("utf-8")
 
 
-def _land(con: duckdb.DuckDBPyConnection, spec: TableSpec, bodies: Sequence[tuple[str, str]]) -> None:
-    """Stage every record of every body: (page_index, 1-based position, minified record JSON)."""
-    con.execute("CREATE OR REPLACE TEMP TABLE _wh_stage (page_index INTEGER, position INTEGER, rec JSON)")
-    for page_index, (body, list_path) in enumerate(bodies):
-        try:
-            landed = con.execute(
-                f"INSERT INTO _wh_stage SELECT ?, generate_subscripts(l, 1), unnest(l) "
-                f"FROM (SELECT json_extract(CAST(? AS VARCHAR), {_q(list_path + '[*]')}) AS l)",
-                [page_index, body],
-            ).fetchall()[0][0]
-        except duckdb.InvalidInputException as exc:
+def _is_json(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _land_and_shape(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, bodies: list[str], shape_sql: str
+) -> None:
+    """Create `_wh_typed`: one typed row per record of every body, with the reasons it is malformed."""
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _wh_typed AS {shape_sql}", [bodies])
+    except duckdb.InvalidInputException as exc:
+        # Only now pay for finding which body is broken, to name it in the error. orjson, not SQL: the
+        # failed statement aborted the transaction.
+        bad = [i for i, b in enumerate(bodies) if not _is_json(b)]
+        if not bad:
+            raise
+        raise MalformedPageError(
+            f"{spec.stream} page(s) {bad} are not valid JSON ({exc}); nothing of this batch was written"
+        ) from exc
+    seen = {r[0] for r in con.execute("SELECT DISTINCT page_index FROM _wh_typed").fetchall()}
+    for page_index in sorted(set(range(len(bodies))) - seen):
+        # Only empty pages pay for this second parse: a record list that is not an array would otherwise
+        # look like an empty page and its records would vanish.
+        kind = con.execute("SELECT json_type(?, ?)", [bodies[page_index], f"$.{spec.page_key}"]).fetchall()[
+            0
+        ][0]
+        if kind not in (None, "NULL", "ARRAY"):
             raise MalformedPageError(
-                f"{spec.stream} page {page_index} is not valid JSON ({exc}); nothing of this batch was written"
-            ) from exc
-        if landed == 0:
-            # Only empty pages pay for this second parse: a record list that is not an array would
-            # otherwise look like an empty page and its records would vanish.
-            kind = con.execute("SELECT json_type(CAST(? AS VARCHAR), ?)", [body, list_path]).fetchall()[0][0]
-            if kind not in (None, "NULL", "ARRAY"):
-                raise MalformedPageError(
-                    f"{spec.stream} page {page_index}: {list_path} is {kind}, expected an array of records; "
-                    "nothing of this batch was written"
-                )
+                f"{spec.stream} page {page_index}: {spec.page_key} is {kind}, expected an array of records; "
+                "nothing of this batch was written"
+            )
 
 
 # --- the batch --------------------------------------------------------------------------------------------
@@ -227,7 +321,7 @@ def upsert_batch(
     pages: Page | Iterable[Page] = (),
     *,
     records: Sequence[Mapping[str, Any]] = (),
-    watermark: WatermarkValue | None = None,
+    watermark: WatermarkValue | _AdvanceToMaxCreated | None = None,
     watermark_details: Mapping[str, Any] | None = None,
     run_id: str | None = None,
     strict: bool = False,
@@ -238,48 +332,71 @@ def upsert_batch(
         path. A body without the record key counts as an empty page (Wix omits empty lists).
     records: record dicts (e.g. from a Get call or a webhook); serialised once with orjson and landed as
         one more page after `pages`.
-    watermark: new value for `_watermarks[stream]`, written in the same transaction; None leaves it as is.
+    watermark: new value for `_watermarks[stream]`, written in the same transaction; None leaves it as is;
+        ADVANCE_TO_MAX_CREATED moves it to the batch's max created_date if that is later.
     strict: raise MalformedRecordsError (rolling everything back) instead of quarantining bad records.
 
     The connection must not be inside a transaction; this function commits (or rolls back) its own.
     """
     spec = table_spec(stream)
     page_list = [pages] if isinstance(pages, bytes | bytearray | memoryview | str) else list(pages)
-    bodies = [(_as_text(p), f"$.{spec.page_key}") for p in page_list]
+    bodies = [page_text(p) for p in page_list]
     if records:
-        bodies.append((orjson.dumps(list(records)).decode(), "$"))
-    shape_sql, apply_sql = _sql_for(spec)
+        # Wrapped like a response body so one SQL statement (with a constant JSON path) lands both.
+        bodies.append(orjson.dumps({spec.page_key: list(records)}).decode())
+    shape_sql, insert_sql, conflict_sql = _sql_for(spec)
 
     with transaction(con):
         before = get_watermark(con, stream)
         before_value = before.value if before else None
-        _land(con, spec, bodies)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _wh_typed AS {shape_sql}")
+        _land_and_shape(con, spec, bodies, shape_sql)
         rejected = _handle_rejects(con, spec, run_id=run_id, strict=strict)
+        fetched, valid, distinct, batch_max = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE reasons = ''), "
+            "count(DISTINCT id) FILTER (WHERE reasons = ''), max(created_date) FILTER (WHERE reasons = '') "
+            "FROM _wh_typed"
+        ).fetchall()[0]
+        if valid != fetched or distinct != valid:
+            # Rare path: keep only valid rows and the last copy of each id (a look-back window or a tie at a
+            # page boundary returns a record twice; the later copy is the fresher read).
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _wh_typed AS SELECT * FROM _wh_typed WHERE reasons = '' "
+                "QUALIFY row_number() OVER (PARTITION BY id ORDER BY page_index DESC, position DESC) = 1"
+            )
+        # Narrow on purpose: only (id, action) is materialised; the wide rows stay in _wh_typed.
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _wh_ready AS
-            SELECT v.*, md5(CAST(v.rec AS VARCHAR)) AS _record_hash,
+            f"""CREATE OR REPLACE TEMP TABLE _wh_actions AS
+            SELECT v.id,
                    CASE WHEN t.id IS NULL THEN 'insert'
                         WHEN t.deleted_at IS NOT NULL THEN 'revive'
-                        WHEN t._record_hash IS DISTINCT FROM md5(CAST(v.rec AS VARCHAR)) THEN 'update'
+                        WHEN t._record_hash IS DISTINCT FROM v._record_hash THEN 'update'
                         ELSE 'unchanged' END AS _action
-            FROM (SELECT * FROM _wh_typed WHERE len(reasons) = 0
-                  QUALIFY row_number() OVER (PARTITION BY id ORDER BY page_index DESC, position DESC) = 1) v
-            LEFT JOIN main.{spec.table} t ON t.id = v.id"""
+            FROM _wh_typed v LEFT JOIN main.{spec.table} t ON t.id = v.id"""
         )
-        fetched, valid = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE len(reasons) = 0) FROM _wh_typed"
-        ).fetchall()[0]
         counts = dict.fromkeys(("insert", "update", "revive", "unchanged"), 0)
-        for action, n in con.execute("SELECT _action, count(*) FROM _wh_ready GROUP BY ALL").fetchall():
+        for action, n in con.execute("SELECT _action, count(*) FROM _wh_actions GROUP BY ALL").fetchall():
             counts[action] = n
-        batch_max = con.execute("SELECT max(created_date) FROM _wh_ready").fetchall()[0][0]
-        if counts["insert"] or counts["update"] or counts["revive"]:
-            con.execute(apply_sql).fetchall()
+        if counts["insert"]:
+            # New ids: a plain INSERT, cheaper than going through ON CONFLICT.
+            where = (
+                ""
+                if counts["insert"] == distinct
+                else " WHERE id IN (SELECT id FROM _wh_actions WHERE _action = 'insert')"
+            )
+            con.execute(insert_sql + where).fetchall()
+        if counts["update"] or counts["revive"]:
+            con.execute(
+                insert_sql
+                + " WHERE id IN (SELECT id FROM _wh_actions WHERE _action IN ('update', 'revive'))"
+                + conflict_sql
+            ).fetchall()
         after_value = before_value
-        if watermark is not None:
-            set_watermark(con, stream, watermark, watermark_details)
-            after_value = watermark_text(watermark)
+        if watermark is ADVANCE_TO_MAX_CREATED:
+            after_value = advance(before_value, batch_max)
+            set_watermark(con, stream, after_value, watermark_details)
+        elif watermark is not None:
+            after_value = watermark_text(watermark)  # type: ignore[arg-type]
+            set_watermark(con, stream, after_value, watermark_details)
         result_counts = {
             "pages": len(bodies),
             "fetched": fetched,
@@ -298,7 +415,7 @@ def upsert_batch(
             watermark_before=before_value,
             watermark_after=after_value,
         )
-        for tmp in ("_wh_stage", "_wh_typed", "_wh_ready"):
+        for tmp in ("_wh_typed", "_wh_actions"):
             con.execute(f"DROP TABLE IF EXISTS {tmp}")
     return UpsertResult(
         stream=stream,
@@ -311,20 +428,22 @@ def upsert_batch(
     )
 
 
-def _handle_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec, *, run_id: str | None, strict: bool) -> int:
-    n = con.execute("SELECT count(*) FROM _wh_typed WHERE len(reasons) > 0").fetchall()[0][0]
+def _handle_rejects(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, *, run_id: str | None, strict: bool
+) -> int:
+    n = con.execute("SELECT count(*) FROM _wh_typed WHERE reasons <> ''").fetchall()[0][0]
     if not n:
         return 0
     if strict:
         rows = con.execute(
-            "SELECT page_index, position, record_id, array_to_string(reasons, '; ') FROM _wh_typed "
-            "WHERE len(reasons) > 0 ORDER BY page_index, position LIMIT 10"
+            "SELECT page_index, position, record_id, reasons FROM _wh_typed "
+            "WHERE reasons <> '' ORDER BY page_index, position LIMIT 10"
         ).fetchall()
         raise MalformedRecordsError(spec.stream, [RejectedRecord(*r) for r in rows], n)
     con.execute(
         """INSERT INTO main._rejected_records
-           SELECT ?, ?, page_index, position, record_id, array_to_string(reasons, '; '), rec, now()
-           FROM _wh_typed WHERE len(reasons) > 0""",
+           SELECT ?, ?, page_index, position, record_id, reasons, rec, now()
+           FROM _wh_typed WHERE reasons <> ''""",
         [spec.stream, run_id],
     ).fetchall()
     return int(n)

@@ -12,6 +12,18 @@ import orjson
 
 from .tables import table_spec
 
+
+class _AdvanceToMaxCreated:
+    """Sentinel type: see ADVANCE_TO_MAX_CREATED."""
+
+    def __repr__(self) -> str:
+        return "ADVANCE_TO_MAX_CREATED"
+
+
+# Pass as `watermark=` to upsert_batch: the new value is the later of the committed watermark and the batch's
+# max created_date (never moves back; an empty batch keeps the value but still commits the details).
+ADVANCE_TO_MAX_CREATED = _AdvanceToMaxCreated()
+
 WatermarkValue = str | datetime
 
 
@@ -21,6 +33,17 @@ class Watermark:
     value: str | None
     updated_at: datetime | None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def advance(before: str | None, batch_max: datetime | None) -> str | None:
+    """The later of a stored watermark and a batch's max created_date, as stored text."""
+    if batch_max is None:
+        return before
+    if before is not None:
+        previous = datetime.fromisoformat(before.replace("Z", "+00:00"))
+        if previous.tzinfo is None or previous >= batch_max:
+            return before if previous.tzinfo is not None else watermark_text(batch_max)
+    return watermark_text(batch_max)
 
 
 def watermark_text(value: WatermarkValue | None) -> str | None:

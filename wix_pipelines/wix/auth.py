@@ -48,6 +48,10 @@ class ApiKeyAuth(httpx.Auth):
             request.headers["wix-account-id"] = str(self.account_id)
         yield request
 
+    def secret_values(self) -> tuple[str, ...]:
+        """What must never be shown (the transport redacts these from server-supplied error text)."""
+        return (self.api_key.get_secret_value(),)
+
     def __repr__(self) -> str:
         who = f"site_id={self.site_id!r}" if self.site_id else f"account_id={self.account_id!r}"
         return f"ApiKeyAuth(api_key=SecretStr('**********'), {who})"
@@ -98,6 +102,14 @@ class OAuthAppAuth(httpx.Auth):
             "app_secret=SecretStr('**********'))"
         )
 
+    def secret_values(self) -> tuple[str, ...]:
+        """What must never be shown (the transport redacts these from server-supplied error text)."""
+        token = self._token
+        values = [self.app_secret.get_secret_value()]
+        if token is not None:
+            values.append(token.value.get_secret_value())
+        return tuple(values)
+
     def invalidate(self) -> None:
         """Forget the cached token; the next request fetches a new one."""
         with self._lock:
@@ -120,7 +132,7 @@ class OAuthAppAuth(httpx.Auth):
     def _store(self, response: httpx.Response, token_request: httpx.Request) -> _Token:
         path = token_request.url.path
         if response.status_code != 200:
-            raise error_from_response(
+            error = error_from_response(
                 response.status_code,
                 response.content,
                 request_id=response.headers.get("x-wix-request-id"),
@@ -128,6 +140,13 @@ class OAuthAppAuth(httpx.Auth):
                 path=path,
                 retry_after=None,
             )
+            secret = self.app_secret.get_secret_value()
+            if secret in error.message or secret in (error.description or ""):
+                # Never let a token endpoint that echoes the request put the secret in our exception text.
+                error.message = error.message.replace(secret, "[redacted]")
+                error.description = error.description and error.description.replace(secret, "[redacted]")
+                error.args = (error.status_code, error.message)
+            raise error
         try:
             payload = orjson.loads(response.content)
             access_token = str(payload["access_token"])

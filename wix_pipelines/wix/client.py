@@ -100,7 +100,9 @@ class ContactsApi(_Api):
         # A replay of a create the server rejects as duplicate cannot double the contact, so ambiguous
         # failures may be retried; without an email/phone (or with allowDuplicates) nothing stops a second
         # copy.
-        has_key = bool(info_wire.get("emails", {}).get("items") or info_wire.get("phones", {}).get("items"))
+        has_key = bool(
+            (info_wire.get("emails") or {}).get("items") or (info_wire.get("phones") or {}).get("items")
+        )
         response = self._t.request(
             "POST",
             paths.CONTACTS,
@@ -271,6 +273,9 @@ class ContactsApi(_Api):
         ``exclude_ids``. The next watermark is the largest ``createdDate`` seen.
         """
         size = _check_page_size(page_size, CONTACTS_MAX_PAGE)
+        if fields:
+            # The keyset needs every record's id and createdDate, whatever projection the caller asked for.
+            fields = [*fields, *(f for f in ("id", "createdDate") if f not in fields)]
 
         def fetch(flt: Filter | None, offset: int, limit: int) -> Page[Contact]:
             query = Query(filter=flt, sort=(Sort("createdDate", "ASC"),), fields=fields, fieldsets=fieldsets)
@@ -518,6 +523,16 @@ class RatingsApi(_Api):
         )
         return _model(response, "rating", Rating)
 
+    def update(self, rating_id: str, revision: str | int, *, value: int | float) -> Rating:
+        """Change a rating's value; ``revision`` must be current (409 otherwise)."""
+        response = self._t.request(
+            "PATCH",
+            f"{paths.RATINGS}/{_id(rating_id)}",
+            json={"rating": {"id": rating_id, "revision": str(revision), "value": value}},
+            operation="ratings.update",
+        )
+        return _model(response, "rating", Rating)
+
     def get(self, rating_id: str) -> Rating:
         response = self._t.request("GET", f"{paths.RATINGS}/{_id(rating_id)}", operation="ratings.get")
         return _model(response, "rating", Rating)
@@ -606,6 +621,17 @@ class ReviewRequestsApi(_Api):
             "POST", paths.REVIEW_REQUESTS_COUNT, json=body, operation="review_requests.count", idempotent=True
         )
         return int(response.data.get("count") or 0)
+
+    def cancel_by_filter(self, filter: Filter) -> str | None:
+        """Cancel every SCHEDULED request matching ``filter`` (a server-side job); returns the job id."""
+        response = self._t.request(
+            "PUT",
+            paths.REVIEW_REQUESTS_BULK_CANCEL,
+            json={"filter": filter.to_wire()},
+            operation="review_requests.cancel_by_filter",
+        )
+        job_id = response.data.get("jobId")
+        return str(job_id) if job_id else None
 
     def bulk_create(
         self, review_requests: Iterable[ReviewRequest | Mapping[str, Any]], *, return_entity: bool = True

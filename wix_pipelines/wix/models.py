@@ -476,6 +476,8 @@ _ENTITY_MODELS: dict[str, type[WixModel]] = {
     "wix.contacts.v4.extended_field": ExtendedField,
     "wix.reviews.v1.review": Review,
     "wix.reviews.v2.review_request": ReviewRequest,
+    # Project choice (SPEC.md §6: Wix publishes no ratings event names); mirrors the emulator's constant.
+    "wix.ratings.v1.rating": Rating,
 }
 
 

@@ -208,6 +208,18 @@ class Transport:
         )
         self.stats._record_request(operation)
 
+    def _redact(self, error: WixApiError) -> None:
+        # Error text comes from the server; a gateway that echoes the Authorization header must not make our
+        # exceptions (and the logs that print them) carry the key.
+        secret_values = getattr(self._client.auth, "secret_values", None)
+        if secret_values is None:
+            return
+        for secret in secret_values():
+            if len(secret) >= 6 and (secret in error.message or secret in (error.description or "")):
+                error.message = error.message.replace(secret, "[redacted]")
+                error.description = error.description and error.description.replace(secret, "[redacted]")
+                error.args = (error.status_code, error.message)
+
     # -- retry plumbing --------------------------------------------------------------------------------------
 
     def _is_retryable(self, exc: BaseException, attempt: _Attempt) -> bool:
@@ -286,7 +298,7 @@ class Transport:
             retry_after = None
             if response.status_code in (429, 503):
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
-            raise error_from_response(
+            error = error_from_response(
                 response.status_code,
                 response.content,
                 request_id=request_id,
@@ -294,6 +306,8 @@ class Transport:
                 path=attempt.path,
                 retry_after=retry_after,
             )
+            self._redact(error)
+            raise error
         raw = response.content
         if not raw:
             return ApiResponse({}, raw, request_id)

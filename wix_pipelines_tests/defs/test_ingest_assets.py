@@ -59,7 +59,7 @@ def _assert_warehouse_equals_emulator(emulator: RunningEmulator, database: Path)
 def seeded(emulator_factory: Callable[..., RunningEmulator]) -> RunningEmulator:
     emulator = emulator_factory(**SEED)
     # A bulk import: 1,100 contacts in one millisecond, so a tie spans the 1,000-record page boundary.
-    emulator.state.insert_records("contacts", _tied_contacts(1100, "2025-06-01T10:00:00.000Z", "Bulk"))
+    emulator.state.insert_records("contacts", _tied_contacts(1100, "2024-11-01T10:00:00.000Z", "Bulk"))
     return emulator
 
 
@@ -89,11 +89,11 @@ def test_second_run_without_changes_makes_one_request_per_stream_and_changes_no_
     pull(resources)
     database = tmp_path / "warehouse.duckdb"
     before = {stream: table_dump(database, stream) for stream in STREAM_COLLECTIONS}
-    requests_before = seeded.state.stats.total_requests()
+    requests_before = seeded.state.stats.total_requests
 
     result = pull(resources)
 
-    assert seeded.state.stats.total_requests() - requests_before <= len(STREAM_COLLECTIONS)
+    assert seeded.state.stats.total_requests - requests_before <= len(STREAM_COLLECTIONS)
     for stream in STREAM_COLLECTIONS:
         metadata = materialization_metadata(result, stream)
         assert metadata["mode"] == "incremental"
@@ -165,10 +165,10 @@ def test_run_failing_after_some_pages_then_rerun_loses_and_duplicates_nothing(
     seeded: RunningEmulator, tmp_path: Path
 ) -> None:
     resources = resources_for(seeded, tmp_path)
-    # The third contacts page answers a 400: raised at once, after two pages were committed.
+    # The third contacts page answers a 400: raised at once, after two one-page batches were committed.
     seeded.state.faults.inject(None, count=2, path_prefix="/contacts/v4/contacts/query")
     seeded.state.faults.inject(400, count=1, path_prefix="/contacts/v4/contacts/query")
-    failed = pull(resources, "contacts", raise_on_error=False)
+    failed = pull(resources, "contacts", pages_per_batch=1, raise_on_error=False)
     assert not failed.success
     database = tmp_path / "warehouse.duckdb"
     loaded = warehouse_rows(database, "contacts")

@@ -11,11 +11,17 @@
 //   WIX_ORDER_ID       id of an order the emulator knows (for the review request made from an order)
 //   WIX_ORDER_EXPECTED_ITEMS  optional comma-separated catalog item ids: the 5 most expensive items of that
 //                      order, which a request made from the order alone must carry (SPEC.md §7)
+//   WIX_EMPTY_ORDER_ID id of an order with no items (ORDER_IS_EMPTY)
 //   WIX_RUN_TAG        optional tag that keeps this run's records apart (default: derived from the clock)
 //
-// Output: one JSON line per step, `{"step": name, "ok": bool, "detail": ...}`, then one line
-// `{"summary": {...}}` with the requests the SDK made. Exit code 1 if any step failed.
+// Output: one JSON line per step, `{"step": name, "ok": bool, "detail": ..., "requests": [...]}`, then one
+// line `{"summary": {...}}` listing every request the SDK made (method, path as sent, status).
+// Exit code: 0 all steps passed, 1 some step failed, 2 missing environment, 3 the script itself crashed.
 // Each step reports on its own; a step whose input came from a failed step fails with `skipped: ...`.
+//
+// Run by hand: npm ci --prefix wix_pipelines_tests/sdk_conformance, start an emulator, then
+//   WIX_EMULATOR_URL=http://127.0.0.1:8765 WIX_API_KEY=emulator-api-key WIX_SITE_ID=emulator-site \
+//     node wix_pipelines_tests/sdk_conformance/conformance.mjs
 
 import { createClient, ApiKeyStrategy } from '@wix/sdk';
 import * as contactsModule from '@wix/auto_sdk_crm_contacts';
@@ -38,6 +44,7 @@ const emulatorUrl = requiredEnv('WIX_EMULATOR_URL').replace(/\/+$/, '');
 const apiKey = requiredEnv('WIX_API_KEY');
 const siteId = requiredEnv('WIX_SITE_ID');
 const orderId = process.env.WIX_ORDER_ID || '';
+const emptyOrderId = process.env.WIX_EMPTY_ORDER_ID || '';
 const orderExpectedItems = (process.env.WIX_ORDER_EXPECTED_ITEMS || '')
   .split(',')
   .map((s) => s.trim())
@@ -130,6 +137,7 @@ function sdkErrorSummary(e) {
     code: e.details?.applicationError?.code ?? e.code,
     description: e.details?.applicationError?.description,
     validationError: e.details?.validationError,
+    requestId: e.requestId ?? e.details?.requestId,
     message: typeof e.message === 'string' ? e.message.slice(0, 500) : e.message,
   };
 }
@@ -168,6 +176,8 @@ async function expectSdkError(fn, { status, code }) {
     if (code !== undefined && summary.code !== code) {
       fail(`expected application code ${code}, SDK error was ${JSON.stringify(summary)}`);
     }
+    // The SDK attaches the response's x-wix-request-id to every error (SPEC.md §2.1); the emulator sends one.
+    if (!summary.requestId) fail(`the SDK error carries no requestId (x-wix-request-id header missing): ${JSON.stringify(summary)}`);
     return summary;
   }
   fail(`expected the SDK to throw (HTTP ${status}${code ? ` / ${code}` : ''}), it returned ${JSON.stringify(returned)?.slice(0, 400)}`);
@@ -405,6 +415,60 @@ async function contactsSteps() {
   });
 }
 
+// Pages through a whole collection and checks that paging neither loses nor repeats a record. Seeded data has
+// many records sharing one createdDate millisecond, so this needs a stable tie-break on the emulator's side.
+async function pageThroughAll(firstPage, { maxPages = 200 } = {}) {
+  let page = firstPage;
+  const items = [...page.items];
+  const sizes = [page.items.length];
+  while (page.hasNext()) {
+    if (sizes.length >= maxPages) fail(`hasNext() still true after ${sizes.length} pages`);
+    page = await page.next();
+    sizes.push(page.items.length);
+    items.push(...page.items);
+  }
+  const ids = items.map((x) => x._id);
+  const dupes = ids.filter((id, i) => ids.indexOf(id) !== i);
+  checkEq([...new Set(dupes)], [], 'ids repeated across pages');
+  return { items, sizes, last: page };
+}
+
+async function contactsWholeCollectionStep() {
+  await step('contacts.queryContactsPagingAllContacts', async () => {
+    need(state.pageContacts.length ? true : null, 'contacts from contacts.createContactsForPaging');
+    const first = await client.contacts.queryContacts().ascending('_createdDate').limit(7).find();
+    const total = first.totalCount;
+    check(typeof total === 'number' && total > PAGE_CONTACTS, `totalCount ${total} implausible`);
+    const { items, sizes } = await pageThroughAll(first);
+    checkEq(items.length, total, 'contacts seen across all pages vs totalCount');
+    checkEq(sizes.length, Math.ceil(total / 7), 'pages of 7 across all contacts');
+    checkSorted(items.map((c) => asTime(c._createdDate)), 'ASC', '_createdDate across all pages');
+    const seen = new Set(items.map((c) => c._id));
+    const lost = state.pageContacts.filter((c) => !seen.has(c._id)).map((c) => c._id);
+    checkEq(lost, [], 'contacts created by this run missing from the full listing');
+    const times = items.map((c) => asTime(c._createdDate));
+    const tied = times.filter((t, i) => times.indexOf(t) !== i).length;
+    return { total, pages: sizes.length, recordsSharingACreatedDate: tied };
+  });
+}
+
+async function reviewsWholeCollectionStep() {
+  await step('reviews.queryReviewsPagingAllReviews', async () => {
+    check(state.pagedReviews.length === REVIEW_RATINGS.length, 'reviews from reviews.createReviewsForPaging missing');
+    const first = await client.reviews.queryReviews({ returnPrivateReviews: true }).ascending('_createdDate').limit(7).find();
+    const { items, sizes } = await pageThroughAll(first);
+    checkSorted(items.map((r) => asTime(r._createdDate)), 'ASC', '_createdDate across all pages');
+    const seen = new Set(items.map((r) => r._id));
+    const ours = [state.review, ...state.pagedReviews].filter(Boolean);
+    const lost = ours.filter((r) => !seen.has(r._id)).map((r) => r._id);
+    checkEq(lost, [], 'reviews created by this run missing from the full listing');
+    check(sizes.slice(0, -1).every((n) => n === 7), `every page but the last must be full (limit 7): ${JSON.stringify(sizes)}`);
+    const times = items.map((r) => asTime(r._createdDate));
+    const tied = times.filter((t, i) => times.indexOf(t) !== i).length;
+    return { total: items.length, pages: sizes.length, recordsSharingACreatedDate: tied };
+  });
+}
+
 async function extendedFieldSteps() {
   const { extendedFields, contacts } = client;
   const displayName = `Conformance ${tag}`;
@@ -459,6 +523,10 @@ async function extendedFieldSteps() {
 
 async function reviewSteps() {
   const { reviews } = client;
+  // Ids of the reviews of entity E1 that a public query sees, and that a query with returnPrivateReviews sees.
+  const publicIds = async () => (await reviews.queryReviews().eq('entityId', E1).find()).items.map((r) => r._id);
+  const privateIds = async () =>
+    (await reviews.queryReviews({ returnPrivateReviews: true }).eq('entityId', E1).find()).items.map((r) => r._id);
 
   await step('reviews.createReview', async () => {
     const author = need(state.pageContacts[0], 'a contact from contacts.createContactsForPaging');
@@ -480,6 +548,10 @@ async function reviewSteps() {
       ['APPROVED', 'IN_MODERATION', 'SUBMITTED'].includes(r.moderation?.moderationStatus),
       `review.moderation.moderationStatus unexpected: ${JSON.stringify(r.moderation)}`,
     );
+    // Only a published (APPROVED) review is visible without returnPrivateReviews (SPEC.md §5.2).
+    const published = r.moderation.moderationStatus === 'APPROVED';
+    checkEq(await publicIds(), published ? [r._id] : [], `public queryReviews of a new ${r.moderation.moderationStatus} review`);
+    checkEq(await privateIds(), [r._id], 'queryReviews with returnPrivateReviews of a new review');
     state.review = r;
     return { _id: r._id, moderationStatus: r.moderation.moderationStatus };
   });
@@ -562,13 +634,19 @@ async function reviewSteps() {
     return { pages: sizes.length, sizes, total: ids.length };
   });
 
+  await reviewsWholeCollectionStep();
+
   await step('reviews.updateModerationStatus', async () => {
     const current = need(state.review, 'the review from reviews.createReview');
     const rejected = await reviews.updateModerationStatus(current._id, { status: 'REJECTED' });
     checkEq(rejected?.review?._id, current._id, 'moderated review _id');
     checkEq(rejected.review.moderation?.moderationStatus, 'REJECTED', 'moderationStatus after REJECTED');
+    // A rejected review is unpublished: hidden unless returnPrivateReviews is set (SPEC.md §5.2).
+    checkEq(await publicIds(), [], 'public queryReviews of the entity after REJECTED');
+    checkEq(await privateIds(), [current._id], 'queryReviews with returnPrivateReviews after REJECTED');
     const approved = await reviews.updateModerationStatus(current._id, { status: 'APPROVED' });
     checkEq(approved?.review?.moderation?.moderationStatus, 'APPROVED', 'moderationStatus after APPROVED');
+    checkEq(await publicIds(), [current._id], 'public queryReviews of the entity after APPROVED');
     const got = await reviews.getReview(current._id, { returnPrivateReviews: true });
     checkEq(got.moderation?.moderationStatus, 'APPROVED', 'getReview moderationStatus after moderation');
     // An approved review is public: it is returned without returnPrivateReviews.
@@ -648,6 +726,26 @@ async function reviewRequestSteps() {
     return { _id: rr._id, items };
   });
 
+  await step('reviewRequests.createWithOrderAndItems', async () => {
+    const contact = recipient();
+    if (!orderId) fail('WIX_ORDER_ID is not set: no order the emulator knows');
+    if (orderExpectedItems.length < 2) fail('WIX_ORDER_EXPECTED_ITEMS must name at least 2 items of the order');
+    const chosen = orderExpectedItems.slice(-2);
+    const rr = await reviewRequests.createReviewRequest({
+      namespace: 'stores',
+      order: { _id: orderId },
+      items: chosen.map((catalogItemId) => ({ catalogItemId })),
+      recipient: { contactId: contact._id },
+      communicationChannel: 'EMAIL',
+    });
+    check(rr && isGuidLike(rr._id), `reviewRequest._id missing: ${JSON.stringify(rr)}`);
+    checkEq(rr.order?._id, orderId, 'reviewRequest.order._id');
+    // Order and items: exactly those items of that order (SPEC.md §7).
+    checkEq((rr.items || []).map((i) => i.catalogItemId).sort(), [...chosen].sort(), 'items of an order+items request');
+    state.reviewRequests.push(rr);
+    return { _id: rr._id };
+  });
+
   await step('reviewRequests.eitherOrderOrItemsRequired', async () => {
     const contact = recipient();
     return expectSdkError(
@@ -675,6 +773,21 @@ async function reviewRequestSteps() {
     );
   });
 
+  await step('reviewRequests.orderIsEmpty', async () => {
+    const contact = recipient();
+    if (!emptyOrderId) fail('WIX_EMPTY_ORDER_ID is not set: no empty order the emulator knows');
+    return expectSdkError(
+      () =>
+        reviewRequests.createReviewRequest({
+          namespace: 'stores',
+          order: { _id: emptyOrderId },
+          recipient: { contactId: contact._id },
+          communicationChannel: 'EMAIL',
+        }),
+      { status: 428, code: 'ORDER_IS_EMPTY' },
+    );
+  });
+
   await step('reviewRequests.getReviewRequest', async () => {
     const created = need(state.reviewRequests[0], 'the request from reviewRequests.createWithItems');
     const rr = await reviewRequests.getReviewRequest(created._id);
@@ -682,13 +795,14 @@ async function reviewRequestSteps() {
     checkEq(rr.items, created.items, 'getReviewRequest items');
     checkEq(rr.recipient, created.recipient, 'getReviewRequest recipient');
     checkEq(rr.status, created.status, 'getReviewRequest status');
+    checkEq(rr.revision, created.revision, 'getReviewRequest revision');
     return { _id: rr._id };
   });
 
   await step('reviewRequests.queryReviewRequests', async () => {
     const contact = recipient();
     need(state.reviewRequests[0], 'the request from reviewRequests.createWithItems');
-    // One more request so that paging with limit 2 spans two pages even without the order-based one.
+    // One more request, so that paging with limit 2 spans pages even if an order-based step failed.
     const extra = await reviewRequests.createReviewRequest({
       namespace: 'stores',
       items: [{ catalogItemId: `conf-${tag}-c` }],
@@ -744,6 +858,7 @@ async function finalSteps() {
 
 async function main() {
   await contactsSteps();
+  await contactsWholeCollectionStep();
   await extendedFieldSteps();
   await reviewSteps();
   await reviewRequestSteps();

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -134,3 +135,18 @@ def test_the_api_key_never_appears_in_logs_exceptions_or_reprs(
         assert SECRET_API_KEY not in text
         assert SECRET_APP_SECRET not in text
         assert token not in text
+
+
+def test_an_error_body_echoing_the_api_key_is_redacted() -> None:
+    # A misbehaving gateway that repeats the Authorization header in its error text.
+    def echo(request: httpx.Request) -> httpx.Response:
+        key = request.headers["Authorization"]
+        return httpx.Response(403, json={"message": f"key {key} may not call this", "details": {}})
+
+    auth = ApiKeyAuth(SECRET_API_KEY, site_id="site-1")
+    client = WixClient("https://wix.invalid", auth=auth, http_transport=httpx.MockTransport(echo))
+    with client, pytest.raises(WixApiError) as err:
+        client.contacts.query_page()
+    assert err.value.status_code == 403
+    assert SECRET_API_KEY not in str(err.value) and SECRET_API_KEY not in repr(err.value.args)
+    assert "[redacted]" in str(err.value)

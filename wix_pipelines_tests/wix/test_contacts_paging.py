@@ -116,3 +116,20 @@ def test_pages_expose_raw_bytes_and_typed_models(emu: RunningEmulator, client: W
     models = page.models()
     assert [m.id for m in models] == page.ids()
     assert models[0].name is not None and models[0].name.first == "x0"
+
+
+def test_requests_made_are_counted_per_stream(emu: RunningEmulator, client: WixClient) -> None:
+    emu.state.insert_records("contacts", _contacts(25, T0, "x", step_ms=1))
+    client.contacts.query_page(limit=1)  # outside the tracked block
+    with client.stats.track() as stream:
+        pages = list(client.contacts.iter_created_since(None, page_size=10))
+    assert sum(len(p) for p in pages) == 25
+    assert stream.requests == stream.by_operation["contacts.query"] == 3
+    assert client.stats.requests == 4
+
+
+def test_a_projection_still_pages_by_created_date(emu: RunningEmulator, client: WixClient) -> None:
+    emu.state.insert_records("contacts", _contacts(1100, T0, "tied"))
+    items = _pull(client, page_size=400, fields=["info.name"])
+    assert len({i["id"] for i in items}) == len(items) == 1100
+    assert all("createdDate" in i and "info" in i for i in items)

@@ -14,11 +14,12 @@ def test_requests_beyond_the_burst_are_spaced_at_the_rate() -> None:
     for _ in range(8):
         limiter.acquire()
         stamps.append(time.monotonic() - started)
-    # Two go at once (the burst); the other six wait ~50 ms each.
-    assert stamps[1] < 0.03
-    assert 0.27 <= stamps[-1] < 0.6
-    gaps = [b - a for a, b in itertools.pairwise(stamps[2:])]
-    assert all(g > 0.035 for g in gaps), gaps
+    # Two go at once (the burst); the other six wait ~50 ms each. Sleeps may overshoot under load, so only
+    # the lower bounds are tight.
+    assert stamps[1] < 0.05
+    assert 0.29 <= stamps[-1] < 1.5
+    assert all(later - earlier > 0 for earlier, later in itertools.pairwise(stamps))
+    assert stamps[4] >= 0.145  # three refills after the burst
 
 
 def test_concurrent_threads_share_one_budget() -> None:

@@ -5,10 +5,10 @@ parallel runs and backfills queue instead of failing on DuckDB's file lock. Afte
 snapshot is republished.
 """
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -43,7 +43,7 @@ class PullConfig(dg.Config):
         )
 
 
-def report_metadata(report: PullReport, row_count: int, preview_markdown: str) -> dict[str, dg.RawMetadataValue]:
+def report_metadata(report: PullReport, row_count: int, preview_markdown: str) -> dict[str, Any]:
     return {
         "dagster/row_count": row_count,
         "mode": report.mode,

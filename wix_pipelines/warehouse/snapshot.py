@@ -1,0 +1,88 @@
+"""Publishing a read-only snapshot of the warehouse for analysts.
+
+The snapshot is a separate DuckDB file (`data/analytics.duckdb`): analysts open it read-only and can hold it
+open for as long as they like, because the pipeline never opens it. Publishing builds a fresh copy next to
+it and swaps it in with `os.replace`, an atomic rename on POSIX: a reader that has the old file open keeps
+reading the old inode, new readers get the new file, and nobody ever sees a half-written one.
+
+The copy is `COPY FROM DATABASE` into a newly attached file rather than a byte copy of the warehouse: it
+reads one transaction-consistent view (no checkpoint/WAL timing to get right) and writes a compacted file.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from .connection import Warehouse
+from .schema import current_version
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    path: Path
+    published_at: datetime
+    bytes: int
+    tables: dict[str, int]  # rows per table copied
+
+
+def publish_snapshot(
+    warehouse_path: str | Path, snapshot_path: str | Path, *, lock_timeout: float = 60.0
+) -> SnapshotResult:
+    """Open the warehouse (retrying on its lock), copy it and atomically replace `snapshot_path`."""
+    with Warehouse(warehouse_path, lock_timeout=lock_timeout).connect() as con:
+        return publish_snapshot_from(con, snapshot_path)
+
+
+def publish_snapshot_from(con: duckdb.DuckDBPyConnection, snapshot_path: str | Path) -> SnapshotResult:
+    """Same, from a connection the caller already holds (e.g. at the end of a load, inside its `with`)."""
+    target = Path(snapshot_path).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Same directory as the target: os.replace is only atomic within one filesystem.
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    alias = f"_wh_snapshot_{uuid.uuid4().hex[:8]}"
+    source = con.execute("SELECT current_database()").fetchall()[0][0]
+    attached = False
+    try:
+        con.execute(f"ATTACH '{_sql_path(tmp)}' AS {alias}")
+        attached = True
+        con.execute(f'COPY FROM DATABASE "{source}" TO {alias}')
+        version = current_version(con)
+        con.execute(
+            f"CREATE TABLE {alias}.main._snapshot AS "
+            "SELECT now() AS published_at, ? AS schema_version, ? AS source_path",
+            [version, str(_database_file(con, source))],
+        )
+        published_at = con.execute(f"SELECT published_at FROM {alias}.main._snapshot").fetchall()[0][0]
+        tables = {
+            name: int(con.execute(f'SELECT count(*) FROM {alias}.main."{name}"').fetchall()[0][0])
+            for (name,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY table_name", [alias]
+            ).fetchall()
+        }
+        # DETACH checkpoints and closes the file: after it the temp file is complete, with no WAL beside it.
+        con.execute(f"DETACH {alias}")
+        attached = False
+        # Read-only on disk too, so nobody opens the analysts' copy read-write by mistake and takes its lock.
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, target)
+    finally:
+        if attached:
+            con.execute(f"DETACH {alias}")
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    return SnapshotResult(path=target, published_at=published_at, bytes=target.stat().st_size, tables=tables)
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _database_file(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = ?", [name]).fetchall()
+    return rows[0][0] if rows else None

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from wix_pipelines.warehouse import SCHEMA_VERSION, SchemaVersionError, Warehouse, WarehouseLockedError
+from wix_pipelines.warehouse import schema as schema_mod
+
+from .conftest import Holder
+
+
+def test_connect_creates_parent_dirs_and_schema_idempotently(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "a" / "b" / "w.duckdb")
+    with warehouse.connect() as con:  # the first read-write connection creates the schema
+        assert schema_mod.current_version(con) == SCHEMA_VERSION
+    assert warehouse.ensure_schema() == (SCHEMA_VERSION, SCHEMA_VERSION)
+    with warehouse.connect(read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM _schema_version").fetchall() == [(1,)]
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert {"contacts", "reviews", "ratings", "review_requests", "_watermarks", "_load_log",
+            "_rejected_records", "_schema_version"} <= tables  # fmt: skip
+
+
+def test_forward_migration_runs_once_in_order(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    warehouse.ensure_schema()
+    migrations = (
+        *schema_mod.MIGRATIONS,
+        schema_mod.Migration(
+            SCHEMA_VERSION + 1,
+            "add contacts.nickname",
+            lambda con: con.execute("ALTER TABLE contacts ADD COLUMN nickname VARCHAR"),
+        ),
+    )
+    with warehouse.connect() as con:
+        assert schema_mod.ensure_schema(con, migrations) == (SCHEMA_VERSION, SCHEMA_VERSION + 1)
+        assert schema_mod.ensure_schema(con, migrations) == (SCHEMA_VERSION + 1, SCHEMA_VERSION + 1)
+        assert con.execute("SELECT nickname FROM contacts").fetchall() == []
+    # Older code refuses to write to a newer file instead of corrupting it.
+    with pytest.raises(SchemaVersionError, match="upgrade"), warehouse.connect():
+        pass
+
+
+def test_connection_is_closed_after_the_block(warehouse: Warehouse) -> None:
+    with warehouse.connect() as con:
+        pass
+    with pytest.raises(duckdb.ConnectionException):
+        con.execute("SELECT 1")
+
+
+def test_lock_held_by_another_process_is_waited_for(warehouse: Warehouse, hold_open: type[Holder]) -> None:
+    warehouse.ensure_schema()
+    holder = hold_open(warehouse.path, read_only=False)
+    threading.Timer(1.0, holder.stop).start()
+    started = time.monotonic()
+    with warehouse.connect() as con:
+        assert con.execute("SELECT count(*) FROM contacts").fetchall() == [(0,)]
+    assert time.monotonic() - started >= 0.5
+
+
+def test_lock_held_too_long_raises_a_clear_error(tmp_path: Path, hold_open: type[Holder]) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb", lock_timeout=0.5)
+    warehouse.ensure_schema()
+    hold_open(warehouse.path, read_only=False)
+    with pytest.raises(WarehouseLockedError, match="stayed locked by another process"):
+        warehouse.row_counts()
