@@ -63,9 +63,10 @@ def emulator_process(args: argparse.Namespace, ready_timeout_s: float = 120.0) -
             try:
                 httpx.get(f"{base_url}/_emulator/stats", timeout=1.0).raise_for_status()
                 break
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"the emulator did not answer on {base_url} within {ready_timeout_s:.0f} s")
+                    message = f"the emulator did not answer on {base_url} within {ready_timeout_s:.0f} s"
+                    raise RuntimeError(message) from exc
                 time.sleep(0.2)
         yield base_url
     finally:
@@ -87,6 +88,8 @@ def run_demo_command(args: argparse.Namespace) -> int:
             WIX_SITE_ID=EMULATOR_SITE_ID,
             WIX_WAREHOUSE_PATH=str(args.warehouse),
             WIX_SNAPSHOT_PATH=str(args.snapshot),
+            # Wix allows 200 requests a minute per site; the local emulator has no such limit.
+            WIX_RATE_LIMIT_PER_MINUTE="0",
         )
         for oauth_variable in ("WIX_APP_ID", "WIX_APP_SECRET", "WIX_INSTANCE_ID"):
             os.environ.pop(oauth_variable, None)

@@ -40,7 +40,11 @@ class WixSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _one_complete_auth_method(self) -> WixSettings:
-        oauth_parts = {"WIX_APP_ID": self.app_id, "WIX_APP_SECRET": self.app_secret, "WIX_INSTANCE_ID": self.instance_id}
+        oauth_parts = {
+            "WIX_APP_ID": self.app_id,
+            "WIX_APP_SECRET": self.app_secret,
+            "WIX_INSTANCE_ID": self.instance_id,
+        }
         if any(oauth_parts.values()):
             missing = [name for name, value in oauth_parts.items() if not value]
             if missing:

@@ -5,9 +5,11 @@
 | `GET  /_emulator/health` | `{"ok": true}` — readiness probe |
 | `GET  /_emulator/stats` | request counts by "METHOD /route/template", statuses, writes, faults injected/pending |
 | `POST /_emulator/stats/reset` | zero the counters |
-| `POST /_emulator/faults` | script faults `{status, count, path_prefix, retry_after, delay_s, drop_connection}`, or set rates `{rate_429, rate_5xx, latency_ms, retry_after_s, seed}`, or `{"clear": true}` |
+| `POST /_emulator/faults` | script: `{status, count, path_prefix, retry_after, delay_s, drop_connection}`; |
+|  | rates: `{rate_429, rate_5xx, latency_ms, retry_after_s, seed}`; or `{"clear": true}` |
 | `POST /_emulator/reset` | back to the freshly seeded state (data, tokens, stats, faults, events) |
-| `POST /_emulator/records/{collection}` | `{"records": [...]}` raw insert (choose ids, createdDate…); collections: contacts, extended_fields, reviews, ratings, review_requests, orders |
+| `POST /_emulator/records/{collection}` | `{"records": [...]}` raw insert (choose ids, createdDate...); |
+|  | collections: contacts, extended_fields, reviews, ratings, review_requests, orders |
 | `GET  /_emulator/records/{collection}/{id}` | one raw record |
 | `GET  /_emulator/webhook-public-key` | the PEM public key webhooks are signed with (text/plain) |
 | `GET  /_emulator/events` | every emitted event: `[{"envelope": {...}, "jwt": "..."}]` |

@@ -66,13 +66,9 @@ def authenticate(state: EmulatorState, request: Request) -> dict[str, Any]:
     if hmac.compare_digest(raw.encode(), config.api_key.encode()):
         site_id = request.headers.get("wix-site-id")
         if not site_id:
-            raise ApiError(
-                403, "MISSING_SITE_ID", "API-key calls need a wix-site-id header", message="Forbidden"
-            )
+            raise ApiError(403, "MISSING_SITE_ID", "API-key calls need a wix-site-id header", message="Forbidden")
         if site_id != config.site_id:
-            raise ApiError(
-                403, "SITE_NOT_FOUND", "this API key has no access to that site", message="Forbidden"
-            )
+            raise ApiError(403, "SITE_NOT_FOUND", "this API key has no access to that site", message="Forbidden")
         identity = api_key_identity()
     else:
         with state.lock:
@@ -92,9 +88,7 @@ def authenticate(state: EmulatorState, request: Request) -> dict[str, Any]:
         try:
             identity = orjson.loads(override)
         except orjson.JSONDecodeError:
-            raise ApiError(
-                400, "INVALID_IDENTITY_OVERRIDE", f"{IDENTITY_OVERRIDE_HEADER} must be JSON"
-            ) from None
+            raise ApiError(400, "INVALID_IDENTITY_OVERRIDE", f"{IDENTITY_OVERRIDE_HEADER} must be JSON") from None
     return identity
 
 
@@ -234,15 +228,9 @@ class EmulatorApp(Starlette):
             return False
         headers: dict[str, str] = {}
         if decision.status == 429:
-            retry = (
-                decision.retry_after
-                if decision.retry_after is not None
-                else state.config.faults.retry_after_s
-            )
+            retry = decision.retry_after if decision.retry_after is not None else state.config.faults.retry_after_s
             headers["Retry-After"] = f"{retry:g}"
-            exc = ApiError(
-                429, "RESOURCE_EXHAUSTED", RATE_LIMIT_MESSAGE, message=RATE_LIMIT_MESSAGE, headers=headers
-            )
+            exc = ApiError(429, "RESOURCE_EXHAUSTED", RATE_LIMIT_MESSAGE, message=RATE_LIMIT_MESSAGE, headers=headers)
         elif decision.status >= 500:
             message = "Service Unavailable" if decision.status == 503 else "Internal Server Error"
             exc = ApiError(decision.status, "INTERNAL", message, message=message)

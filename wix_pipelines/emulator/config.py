@@ -69,8 +69,6 @@ class EmulatorConfig:
 
     def __post_init__(self) -> None:
         if self.initial_moderation not in ("APPROVED", "IN_MODERATION"):
-            raise ValueError(
-                f"initial_moderation must be APPROVED or IN_MODERATION, got {self.initial_moderation!r}"
-            )
+            raise ValueError(f"initial_moderation must be APPROVED or IN_MODERATION, got {self.initial_moderation!r}")
         if isinstance(self.faults, dict):  # convenient for factories taking plain kwargs
             self.faults = FaultConfig(**self.faults)

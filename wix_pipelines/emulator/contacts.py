@@ -135,9 +135,7 @@ def complete_contact(record: Record, previous: Record | None = None) -> Record:
         record["primaryPhone"] = {
             "countryCode": primary_phone.get("countryCode"),
             "e164Phone": number,
-            "formattedPhone": f"+{cc} {primary_phone.get('phone')}"
-            if cc and number
-            else primary_phone.get("phone"),
+            "formattedPhone": f"+{cc} {primary_phone.get('phone')}" if cc and number else primary_phone.get("phone"),
             "subscriptionStatus": (
                 (record.get("primaryPhone") or {}).get("subscriptionStatus")
                 or (prev_phone.get("subscriptionStatus") if same_phone else None)
@@ -151,9 +149,7 @@ def complete_contact(record: Record, previous: Record | None = None) -> Record:
     if ext:
         info["extendedFields"] = {"items": ext}
     record.setdefault("source", {"sourceType": "OTHER"})
-    record.setdefault(
-        "lastActivity", {"activityDate": record.get("createdDate"), "activityType": "CONTACT_CREATED"}
-    )
+    record.setdefault("lastActivity", {"activityDate": record.get("createdDate"), "activityType": "CONTACT_CREATED"})
     return record
 
 
@@ -234,13 +230,9 @@ def get_live(state: EmulatorState, contact_id: str) -> Record:
     return record
 
 
-def create_contact(
-    state: EmulatorState, info: Any, allow_duplicates: bool, identity: dict[str, Any]
-) -> Record:
+def create_contact(state: EmulatorState, info: Any, allow_duplicates: bool, identity: dict[str, Any]) -> Record:
     if not isinstance(info, dict) or not _has_data(info):
-        raise ApiError(
-            400, "INSUFFICIENT_CONTACT_DATA", "info must contain at least a name, an email or a phone"
-        )
+        raise ApiError(400, "INSUFFICIENT_CONTACT_DATA", "info must contain at least a name, an email or a phone")
     info = copy.deepcopy(info)
     _check_extended_fields(state, info)
     if not allow_duplicates:
@@ -291,9 +283,7 @@ def _mask_paths(raw: Any) -> list[str] | None:
         return [str(p) for p in raw["paths"]]
     if isinstance(raw, list):
         return [str(p) for p in raw]
-    raise validation_error(
-        "fieldMask", "must be a comma-separated string or {paths: [...]}", "INVALID_FORMAT"
-    )
+    raise validation_error("fieldMask", "must be a comma-separated string or {paths: [...]}", "INVALID_FORMAT")
 
 
 def merged_info(current: dict[str, Any], patch: dict[str, Any], mask: list[str] | None) -> dict[str, Any]:
@@ -365,9 +355,7 @@ def _store_update(
     return record
 
 
-def update_contact(
-    state: EmulatorState, contact_id: str, body: dict[str, Any], identity: dict[str, Any]
-) -> Record:
+def update_contact(state: EmulatorState, contact_id: str, body: dict[str, Any], identity: dict[str, Any]) -> Record:
     old = get_live(state, contact_id)
     _check_revision(old, body.get("revision"))
     patch = body.get("info")
@@ -457,9 +445,7 @@ def _merge_sources(body: dict[str, Any], target_id: str) -> list[str]:
     return [str(s) for s in sources]
 
 
-def merge_contacts(
-    state: EmulatorState, target_id: str, body: dict[str, Any], identity: dict[str, Any]
-) -> Record:
+def merge_contacts(state: EmulatorState, target_id: str, body: dict[str, Any], identity: dict[str, Any]) -> Record:
     target = get_live(state, target_id)
     sources = _merge_sources(body, target_id)
     _check_revision(target, body.get("targetContactRevision"))
@@ -551,9 +537,7 @@ def _contact_body(record: Record, **extra: Any) -> dict[str, Any]:
 
 
 def h_create(ctx: Ctx) -> Any:
-    record = create_contact(
-        ctx.state, ctx.body.get("info"), bool(ctx.body.get("allowDuplicates")), ctx.identity
-    )
+    record = create_contact(ctx.state, ctx.body.get("info"), bool(ctx.body.get("allowDuplicates")), ctx.identity)
     return _contact_body(record)
 
 
@@ -620,10 +604,7 @@ def _labels(ctx: Ctx, keys: list[str], add: bool) -> Any:
         raise validation_error("labelKeys", "must list at least one label key")
     info = copy.deepcopy(old["info"])
     current = ((info.get("labelKeys") or {}).get("items")) or []
-    if add:
-        current = current + [k for k in keys if k not in current]
-    else:
-        current = [k for k in current if k not in keys]
+    current = [*current, *(k for k in keys if k not in current)] if add else [k for k in current if k not in keys]
     if current:
         info["labelKeys"] = {"items": current}
     else:

@@ -47,9 +47,7 @@ class Ctx:
                 raise validation_error(name, "must not be empty")
             return {}
         if not isinstance(value, dict):
-            raise ApiError(
-                400, "INVALID_ARGUMENT", f"{name} must be a JSON object, got {type(value).__name__}"
-            )
+            raise ApiError(400, "INVALID_ARGUMENT", f"{name} must be a JSON object, got {type(value).__name__}")
         return value
 
     @property

@@ -37,9 +37,7 @@ class ApiError(Exception):
         if self.violations is not None:
             details: dict[str, Any] = {"validationError": {"fieldViolations": self.violations}}
         else:
-            details = {
-                "applicationError": {"code": self.code, "description": self.description, "data": self.data}
-            }
+            details = {"applicationError": {"code": self.code, "description": self.description, "data": self.data}}
         return orjson.dumps({"message": self.message, "details": details})
 
 

@@ -59,9 +59,7 @@ def find_or_create(
             "dataType", f"must be one of {', '.join(DATA_TYPES)}, got {data_type!r}", "INVALID_ENUM_VALUE"
         )
     if len(custom) >= MAX_CUSTOM_FIELDS:
-        raise ApiError(
-            429, "FIELDS_QUOTA_EXCEEDED", f"a site can have at most {MAX_CUSTOM_FIELDS} custom fields"
-        )
+        raise ApiError(429, "FIELDS_QUOTA_EXCEEDED", f"a site can have at most {MAX_CUSTOM_FIELDS} custom fields")
     base = ("custom." + slug(display_name))[:80]
     key, n = base, 2
     while key in state.extended_fields:
@@ -92,16 +90,8 @@ def get_field(state: EmulatorState, key: str) -> Record:
 
 
 def h_find_or_create(ctx: Ctx) -> Any:
-    record, new = find_or_create(
-        ctx.state, ctx.body.get("displayName"), ctx.body.get("dataType"), ctx.identity
-    )
-    return (
-        b'{"field":'
-        + _json(ctx.state, record["id"])
-        + b',"newField":'
-        + (b"true" if new else b"false")
-        + b"}"
-    )
+    record, new = find_or_create(ctx.state, ctx.body.get("displayName"), ctx.body.get("dataType"), ctx.identity)
+    return b'{"field":' + _json(ctx.state, record["id"]) + b',"newField":' + (b"true" if new else b"false") + b"}"
 
 
 def h_get(ctx: Ctx) -> Any:

@@ -76,9 +76,7 @@ class FaultInjector:
         `drop_connection` closes the socket without any response.
         """
         with self._lock:
-            self._script.append(
-                ScriptedFault(status, count, path_prefix, retry_after, delay_s, drop_connection)
-            )
+            self._script.append(ScriptedFault(status, count, path_prefix, retry_after, delay_s, drop_connection))
 
     def clear(self) -> None:
         with self._lock:
@@ -101,9 +99,7 @@ class FaultInjector:
                     retry_after = fault.retry_after
                     if retry_after is None and fault.status == 429:
                         retry_after = self.config.retry_after_s
-                    return FaultDecision(
-                        fault.status, retry_after, fault.delay_s or 0.0, fault.drop_connection
-                    )
+                    return FaultDecision(fault.status, retry_after, fault.delay_s or 0.0, fault.drop_connection)
             cfg = self.config
             delay = cfg.latency_ms / 1000.0
             if cfg.rate_429 <= 0 and cfg.rate_5xx <= 0:

@@ -25,13 +25,9 @@ def h_token(ctx: Ctx) -> Any:
     secret = str(body.get("client_secret") or "")
     instance_id = str(body.get("instance_id") or "")
     if client_id != config.app_id or not hmac.compare_digest(secret.encode(), config.app_secret.encode()):
-        raise ApiError(
-            401, "INVALID_CLIENT", "unknown client_id or wrong client_secret", message="Unauthorized"
-        )
+        raise ApiError(401, "INVALID_CLIENT", "unknown client_id or wrong client_secret", message="Unauthorized")
     if instance_id != config.instance_id:
-        raise ApiError(
-            404, "INSTANCE_NOT_FOUND", f"app {client_id} is not installed on instance {instance_id!r}"
-        )
+        raise ApiError(404, "INSTANCE_NOT_FOUND", f"app {client_id} is not installed on instance {instance_id!r}")
     token, ttl = ctx.state.issue_token(client_id, instance_id)
     return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
 

@@ -91,9 +91,7 @@ def _unsign(token: str) -> dict[str, Any]:
             raise ValueError("not an object")
         return data
     except (ValueError, orjson.JSONDecodeError):
-        raise ApiError(
-            400, "INVALID_CURSOR", f"cursor {token[:40]!r}… is not one this server issued"
-        ) from None
+        raise ApiError(400, "INVALID_CURSOR", f"cursor {token[:40]!r}… is not one this server issued") from None
 
 
 def cursor_page(
@@ -143,7 +141,7 @@ def cursor_page(
     records = collection.records
     start = 0
     if after is not None:
-        dirs = tuple(d for _, d in sort.fields) + ((sort.fields[0][1] if sort.fields else False),)
+        dirs = (*(d for _, d in sort.fields), sort.fields[0][1] if sort.fields else False)
         start = bisect.bisect_right(ids, position_from_plain(after, dirs), key=lambda i: pos(records[i]))
     page = ids[start : start + limit]
     next_cursor: str | None = None
@@ -160,13 +158,5 @@ def cursor_page(
     if has_next_field:
         meta["hasNext"] = next_cursor is not None
     return (
-        b'{"'
-        + items_key.encode()
-        + b'":'
-        + items
-        + b',"'
-        + metadata_key.encode()
-        + b'":'
-        + orjson.dumps(meta)
-        + b"}"
+        b'{"' + items_key.encode() + b'":' + items + b',"' + metadata_key.encode() + b'":' + orjson.dumps(meta) + b"}"
     )

@@ -152,21 +152,15 @@ def _check_value(spec: QuerySpec, fname: str, fspec: FieldSpec, op: str, value: 
         value = value["$date"]
     if op in (IN, NIN, HAS_SOME, HAS_ALL):
         if not isinstance(value, list):
-            raise ApiError(
-                400, "UNSUPPORTED_FILTER_VALUE_TYPE", f"{op} on {fname} needs a list, got {value!r}"
-            )
+            raise ApiError(400, "UNSUPPORTED_FILTER_VALUE_TYPE", f"{op} on {fname} needs a list, got {value!r}")
         return [_check_scalar(fname, fspec, op, v) for v in value]
     if op in (EXISTS, IS_EMPTY):
         if not isinstance(value, bool):
-            raise ApiError(
-                400, "UNSUPPORTED_FILTER_VALUE_TYPE", f"{op} on {fname} needs true or false, got {value!r}"
-            )
+            raise ApiError(400, "UNSUPPORTED_FILTER_VALUE_TYPE", f"{op} on {fname} needs true or false, got {value!r}")
         return value
     if op in (STARTS, ENDS, CONTAINS):
         if not isinstance(value, str):
-            raise ApiError(
-                400, "UNSUPPORTED_FILTER_VALUE_TYPE", f"{op} on {fname} needs a string, got {value!r}"
-            )
+            raise ApiError(400, "UNSUPPORTED_FILTER_VALUE_TYPE", f"{op} on {fname} needs a string, got {value!r}")
         return value.lower()
     if value is None:
         if op in RANGE:
@@ -200,9 +194,7 @@ def _check_scalar(fname: str, fspec: FieldSpec, op: str, value: Any) -> Any:
                 pass
         raise ApiError(400, "UNSUPPORTED_FILTER_VALUE_TYPE", f"{op} on {fname} needs a number, got {value!r}")
     if fspec.kind == "bool" and not isinstance(value, bool):
-        raise ApiError(
-            400, "UNSUPPORTED_FILTER_VALUE_TYPE", f"{op} on {fname} needs true/false, got {value!r}"
-        )
+        raise ApiError(400, "UNSUPPORTED_FILTER_VALUE_TYPE", f"{op} on {fname} needs true/false, got {value!r}")
     if isinstance(value, dict | list):
         raise ApiError(400, "UNSUPPORTED_FILTER_VALUE_TYPE", f"{op} on {fname} got a non-scalar {value!r}")
     return value
@@ -216,7 +208,7 @@ def _comparable(a: Any, b: Any) -> bool:
     return type(a) is type(b)
 
 
-def _op_predicate(get: Getter, op: str, value: Any) -> Predicate:  # noqa: C901 - one branch per operator
+def _op_predicate(get: Getter, op: str, value: Any) -> Predicate:
     if op == EQ:
         if value is None:  # SDK isEmpty(f) → {"f": null}
             return lambda r: not _candidates(get(r))
@@ -277,9 +269,7 @@ def compile_filter(spec: QuerySpec, raw: Any) -> CompiledFilter:
     bounds: dict[str, Any] = {"lo": None, "lo_inc": True, "hi": None, "hi_inc": True, "only_created": True}
     predicate = _compile_node(spec, raw, bounds, top=True)
     key = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
-    created = (
-        (bounds["lo"], bounds["lo_inc"], bounds["hi"], bounds["hi_inc"]) if bounds["only_created"] else None
-    )
+    created = (bounds["lo"], bounds["lo_inc"], bounds["hi"], bounds["hi_inc"]) if bounds["only_created"] else None
     return CompiledFilter(predicate, key, created)
 
 
@@ -348,13 +338,9 @@ def _note_bounds(name: str, op: str, value: Any, bounds: dict[str, Any], top: bo
     if not top or name != "createdDate" or op not in (RANGE | {EQ}) or value is None:
         bounds["only_created"] = False
         return
-    if op in (GT, GTE, EQ) and (
-        bounds["lo"] is None or value > bounds["lo"] or (value == bounds["lo"] and op == GT)
-    ):
+    if op in (GT, GTE, EQ) and (bounds["lo"] is None or value > bounds["lo"] or (value == bounds["lo"] and op == GT)):
         bounds["lo"], bounds["lo_inc"] = value, op != GT
-    if op in (LT, LTE, EQ) and (
-        bounds["hi"] is None or value < bounds["hi"] or (value == bounds["hi"] and op == LT)
-    ):
+    if op in (LT, LTE, EQ) and (bounds["hi"] is None or value < bounds["hi"] or (value == bounds["hi"] and op == LT)):
         bounds["hi"], bounds["hi_inc"] = value, op != LT
 
 
@@ -454,10 +440,10 @@ class SortPosition:
 def position_fn(spec: QuerySpec, sort: SortSpec) -> Callable[[Record], SortPosition]:
     fns = [sort_value_fn(spec, name) for name, _ in sort.fields]
     first_desc = sort.fields[0][1] if sort.fields else False
-    dirs = tuple(desc for _, desc in sort.fields) + (first_desc,)
+    dirs = (*(desc for _, desc in sort.fields), first_desc)
 
     def position(rec: Record) -> SortPosition:
-        return SortPosition(tuple(fn(rec) for fn in fns) + (rec["id"],), dirs)
+        return SortPosition((*(fn(rec) for fn in fns), rec["id"]), dirs)
 
     return position
 
@@ -524,9 +510,7 @@ CONTACTS_SPEC = QuerySpec(
         "info.addresses.addressLine": FieldSpec(_TEXT),
     },
     # Extended-field operators are [U] in the SPEC; this is its suggestion plus range ops.
-    prefix_fields={
-        "info.extendedFields.": FieldSpec(_ops(EQ, NE, IN, NIN, EXISTS, GT, GTE, LT, LTE, STARTS), "any")
-    },
+    prefix_fields={"info.extendedFields.": FieldSpec(_ops(EQ, NE, IN, NIN, EXISTS, GT, GTE, LT, LTE, STARTS), "any")},
     path_aliases={
         "info.addresses.city": "info.addresses.items.address.city",
         "info.addresses.subdivision": "info.addresses.items.address.subdivision",

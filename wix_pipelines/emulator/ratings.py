@@ -93,9 +93,7 @@ def create_rating(state: EmulatorState, body: dict[str, Any], identity: dict[str
     return record
 
 
-def update_rating(
-    state: EmulatorState, rating_id: str, body: dict[str, Any], identity: dict[str, Any]
-) -> Record:
+def update_rating(state: EmulatorState, rating_id: str, body: dict[str, Any], identity: dict[str, Any]) -> Record:
     raw = _unwrap(body)
     old = get_rating(state, rating_id)
     revision = raw.get("revision")

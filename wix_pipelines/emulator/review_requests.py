@@ -54,9 +54,7 @@ def create_request(state: EmulatorState, raw: Any, identity: dict[str, Any]) -> 
         raise validation_error("reviewRequest.recipient.contactId", "must not be empty")
     order_id = (raw.get("order") or {}).get("id")
     wanted = [
-        str(i.get("catalogItemId"))
-        for i in raw.get("items") or []
-        if isinstance(i, dict) and i.get("catalogItemId")
+        str(i.get("catalogItemId")) for i in raw.get("items") or [] if isinstance(i, dict) and i.get("catalogItemId")
     ]
     if len(wanted) > MAX_ITEMS:
         raise validation_error("reviewRequest.items", f"must have at most {MAX_ITEMS} items", "MAX_SIZE")
@@ -70,9 +68,7 @@ def create_request(state: EmulatorState, raw: Any, identity: dict[str, Any]) -> 
     if order_id:
         order = state.orders.get(str(order_id))
         if order is None:
-            raise ApiError(
-                428, "ORDER_NOT_FOUND", f"Couldn't find the order {order_id!r}.", {"orderId": order_id}
-            )
+            raise ApiError(428, "ORDER_NOT_FOUND", f"Couldn't find the order {order_id!r}.", {"orderId": order_id})
         if not order.get("items"):
             raise ApiError(428, "ORDER_IS_EMPTY", f"Order {order_id!r} has no items.", {"orderId": order_id})
         if wanted:

@@ -50,9 +50,7 @@ def _media(raw: Any) -> list[dict[str, Any]]:
         if isinstance(item, str):  # the SDK turns a URL into {"image": {"url": ...}}; accept the bare URL too
             item = {"image": {"url": item}}
         if not isinstance(item, dict) or not ({"image", "video"} & set(item)):
-            raise validation_error(
-                "review.content.media", "items must be {image: …} or {video: …}", "INVALID_FORMAT"
-            )
+            raise validation_error("review.content.media", "items must be {image: …} or {video: …}", "INVALID_FORMAT")
         items.append(copy.deepcopy(item))
     return items
 
@@ -177,9 +175,7 @@ UPDATABLE = (
 )
 
 
-def update_review(
-    state: EmulatorState, review_id: str, body: dict[str, Any], identity: dict[str, Any]
-) -> Record:
+def update_review(state: EmulatorState, review_id: str, body: dict[str, Any], identity: dict[str, Any]) -> Record:
     patch = body.get("review")
     if not isinstance(patch, dict):
         raise validation_error("review", "must not be empty")
@@ -338,24 +334,16 @@ def h_query(ctx: Ctx) -> Any:
 
 def h_count(ctx: Ctx) -> Any:
     flt = compile_filter(REVIEWS_SPEC, ctx.body.get("filter"))
-    extra, key = private_filter(
-        {"private": ctx.flag("includePrivateReviews") or ctx.flag("returnPrivateReviews")}
-    )
+    extra, key = private_filter({"private": ctx.flag("includePrivateReviews") or ctx.flag("returnPrivateReviews")})
     return {"count": len(ctx.state.reviews.matching_ids(REVIEWS_SPEC, flt, DEFAULT_SORT, extra, key))}
 
 
 def h_moderate(ctx: Ctx) -> Any:
-    return {
-        "review": moderate_review(
-            ctx.state, ctx.path_params["reviewId"], ctx.body.get("status"), ctx.identity
-        )
-    }
+    return {"review": moderate_review(ctx.state, ctx.path_params["reviewId"], ctx.body.get("status"), ctx.identity)}
 
 
 def h_set_reply(ctx: Ctx) -> Any:
-    return {
-        "review": set_reply(ctx.state, ctx.path_params["reviewId"], ctx.body.get("message"), ctx.identity)
-    }
+    return {"review": set_reply(ctx.state, ctx.path_params["reviewId"], ctx.body.get("message"), ctx.identity)}
 
 
 def h_remove_reply(ctx: Ctx) -> Any:
@@ -385,9 +373,7 @@ def bulk_results(
             )
             continue
         ok += 1
-        result: dict[str, Any] = {
-            "itemMetadata": {"id": record["id"], "originalIndex": index, "success": True}
-        }
+        result: dict[str, Any] = {"itemMetadata": {"id": record["id"], "originalIndex": index, "success": True}}
         if return_entity:
             result[entity_key] = record
         results.append(result)

@@ -4,7 +4,7 @@ Each stream has its own RNG derived from the seed, so the contacts of seed 1 are
 of reviews. Generators yield REST-shaped dicts exactly as the API serves them.
 
 What the data looks like, and why:
-* contacts (~1.6 KB each): names, 1–2 emails, phones, addresses, company, labels, extended fields including the
+* contacts (~1.6 KB each): names, 1-2 emails, phones, addresses, company, labels, extended fields including the
   system `emailSubscriptions.*` ones; subscription statuses mixed (SUBSCRIBED / UNSUBSCRIBED / NOT_SET /
   PENDING), and some contacts subscribed through only one of `primaryEmail.subscriptionStatus` and the
   `emailSubscriptions.subscriptionStatus` field — real sites disagree like that.
@@ -25,7 +25,7 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from wix_pipelines.emulator.config import DEFAULT_APP_ID, API_KEY_WIX_USER_ID
+from wix_pipelines.emulator.config import API_KEY_WIX_USER_ID, DEFAULT_APP_ID
 from wix_pipelines.emulator.timeutil import ms_to_iso, parse_iso_ms
 
 if TYPE_CHECKING:
@@ -42,19 +42,24 @@ RATINGS_GROUP = "stores"
 RATING_ATTRIBUTES = ("overall", "comfort", "value for money")
 
 FIRST = (
-    "Dana Noa Liam Maya Ethan Olivia Ava Lucas Mia Amir Yael Sofia Leo Emma Jonah Zoe Omar Lena Ravi Priya Chen Mei "
-    "Hiro Yuki Carlos Lucia Mateo Elena Jan Anna Tom Sara Ben Ella Adam Nora Sam Lily Max Ruth Ari Tamar Igor Olga "
-    "Kofi Ama Ngozi Tariq Fatima Ivan Marta Pedro Ines Hugo Chloe Felix Clara Owen Ruby Iris"
-).split()
+    "Dana", "Noa", "Liam", "Maya", "Ethan", "Olivia", "Ava", "Lucas", "Mia", "Amir", "Yael", "Sofia",
+    "Leo", "Emma", "Jonah", "Zoe", "Omar", "Lena", "Ravi", "Priya", "Chen", "Mei", "Hiro", "Yuki",
+    "Carlos", "Lucia", "Mateo", "Elena", "Jan", "Anna", "Tom", "Sara", "Ben", "Ella", "Adam", "Nora",
+    "Sam", "Lily", "Max", "Ruth", "Ari", "Tamar", "Igor", "Olga", "Kofi", "Ama", "Ngozi", "Tariq",
+    "Fatima", "Ivan", "Marta", "Pedro", "Ines", "Hugo", "Chloe", "Felix", "Clara", "Owen", "Ruby", "Iris",
+)  # fmt: skip
 LAST = (
-    "Tester Cohen Levi Smith Jones Brown Garcia Miller Davis Martin Lopez Wilson Anderson Thomas Moore Jackson White "
-    "Harris Clark Lewis Walker Young King Wright Hill Green Baker Adams Nelson Carter Mitchell Perez Roberts Turner "
-    "Phillips Campbell Parker Evans Edwards Collins Stewart Morris Rogers Reed Cook Morgan Bell Murphy Bailey Rivera "
-    "Cooper Richardson Cox Howard Ward Torres Peterson Gray Ramirez"
-).split()
+    "Tester", "Cohen", "Levi", "Smith", "Jones", "Brown", "Garcia", "Miller", "Davis", "Martin", "Lopez",
+    "Wilson", "Anderson", "Thomas", "Moore", "Jackson", "White", "Harris", "Clark", "Lewis", "Walker",
+    "Young", "King", "Wright", "Hill", "Green", "Baker", "Adams", "Nelson", "Carter", "Mitchell", "Perez",
+    "Roberts", "Turner", "Phillips", "Campbell", "Parker", "Evans", "Edwards", "Collins", "Stewart",
+    "Morris", "Rogers", "Reed", "Cook", "Morgan", "Bell", "Murphy", "Bailey", "Rivera", "Cooper",
+    "Richardson", "Cox", "Howard", "Ward", "Torres", "Peterson", "Gray", "Ramirez",
+)  # fmt: skip
 COMPANIES = (
-    "Acme Test Co", "Globex", "Initech", "Umbrella Goods", "Stark Supplies", "Wayne Retail", "Hooli", "Vandelay Imports",
-    "Soylent Foods", "Tyrell Home", "Cyberdyne Outdoor", "Wonka Sweets", "Gringotts Finance", "Oceanic Travel",
+    "Acme Test Co", "Globex", "Initech", "Umbrella Goods", "Stark Supplies", "Wayne Retail", "Hooli",
+    "Vandelay Imports", "Soylent Foods", "Tyrell Home", "Cyberdyne Outdoor", "Wonka Sweets",
+    "Gringotts Finance", "Oceanic Travel",
 )  # fmt: skip
 JOBS = (
     "QA lead",
@@ -84,6 +89,7 @@ LABELS = (
     "custom.returning",
     "custom.high-value",
 )
+ORGANIC_SOURCES = ("WIX_STORES", "WIX_FORMS", "ADMIN", "WIX_SITE_MEMBERS")
 LOCALES = ("en-US", "en-GB", "de-DE", "fr-FR", "he-IL", "es-ES", "nl-NL", "en-AU")
 TIERS = ("bronze", "silver", "gold", "platinum")
 STORES = ("downtown", "mall", "online", "airport")
@@ -239,9 +245,7 @@ def iter_seed_contacts(seed: int, n: int) -> Iterator[Record]:
     created_times = contact_created_dates(seed, n)
     for i, created_ms in enumerate(created_times):
         # The list is sorted, so a bulk import is a run of equal neighbours.
-        imported = (i > 0 and created_times[i - 1] == created_ms) or (
-            i + 1 < n and created_times[i + 1] == created_ms
-        )
+        imported = (i > 0 and created_times[i - 1] == created_ms) or (i + 1 < n and created_times[i + 1] == created_ms)
         yield _contact(rng, i, created_ms, imported)
 
 
@@ -281,9 +285,15 @@ def _contact(rng: random.Random, index: int, created_ms: int, imported: bool) ->
     if rng.random() < 0.8 or not has_email:
         number = _phone(rng, phone_country)
         phones.append(
-            {"id": _guid(rng), "tag": "MOBILE", "countryCode": phone_country, "phone": number,
-             "e164Phone": _e164(number, phone_country), "primary": True}
-        )  # fmt: skip
+            {
+                "id": _guid(rng),
+                "tag": "MOBILE",
+                "countryCode": phone_country,
+                "phone": number,
+                "e164Phone": _e164(number, phone_country),
+                "primary": True,
+            }
+        )
         info["phones"] = {"items": phones}
     addresses = []
     for tag in ("HOME", "SHIPPING")[: _choice(rng, (1, 1, 2))]:
@@ -325,21 +335,22 @@ def _contact(rng: random.Random, index: int, created_ms: int, imported: bool) ->
     record: Record = {
         "id": _guid(rng),
         "revision": revision,
-        "source": {"sourceType": "IMPORT"} if imported else {"sourceType": _choice(rng, ("WIX_STORES", "WIX_FORMS", "ADMIN", "WIX_SITE_MEMBERS"))},
+        "source": {"sourceType": "IMPORT" if imported else _choice(rng, ORGANIC_SOURCES)},
         "createdDate": created,
         "updatedDate": ms_to_iso(updated_ms),
-        "lastActivity": {"activityDate": ms_to_iso(updated_ms), "activityType": "CONTACT_CREATED" if revision == 1 else "GENERAL"},
+        "lastActivity": {
+            "activityDate": ms_to_iso(updated_ms),
+            "activityType": "CONTACT_CREATED" if revision == 1 else "GENERAL",
+        },
         "primaryInfo": {},
         "info": info,
-    }  # fmt: skip
+    }
     if emails:
         status = _weighted(rng, SUBSCRIPTION)
         # Some sites have the two subscription signals out of step; consumers must look at both.
         ext_status = status
         if rng.random() < 0.08:
-            status, ext_status = (
-                ("SUBSCRIBED", "NOT_SET") if rng.random() < 0.5 else ("NOT_SET", "SUBSCRIBED")
-            )
+            status, ext_status = ("SUBSCRIBED", "NOT_SET") if rng.random() < 0.5 else ("NOT_SET", "SUBSCRIBED")
         deliverability = _weighted(rng, DELIVERABILITY)
         record["primaryInfo"]["email"] = emails[0]["email"]
         record["primaryEmail"] = {
@@ -367,15 +378,30 @@ def _contact(rng: random.Random, index: int, created_ms: int, imported: bool) ->
 def seed_extended_fields() -> list[Record]:
     created = ms_to_iso(SEED_START_MS)
     fields = [
-        {"namespace": "emailSubscriptions", "key": key, "displayName": name, "dataType": dtype, "fieldType": "SYSTEM",
-         "description": name, "createdDate": created, "updatedDate": created}
+        {
+            "namespace": "emailSubscriptions",
+            "key": key,
+            "displayName": name,
+            "dataType": dtype,
+            "fieldType": "SYSTEM",
+            "description": name,
+            "createdDate": created,
+            "updatedDate": created,
+        }
         for key, name, dtype in SYSTEM_FIELDS
-    ]  # fmt: skip
+    ]
     fields += [
-        {"namespace": "custom", "key": key, "displayName": name, "dataType": dtype, "fieldType": "USER_DEFINED",
-         "createdDate": created, "updatedDate": created}
+        {
+            "namespace": "custom",
+            "key": key,
+            "displayName": name,
+            "dataType": dtype,
+            "fieldType": "USER_DEFINED",
+            "createdDate": created,
+            "updatedDate": created,
+        }
         for key, name, dtype in CUSTOM_FIELDS
-    ]  # fmt: skip
+    ]
     for field in fields:
         field["id"] = field["key"]  # collections are keyed by `id`; extended fields are addressed by key
     return fields
@@ -411,9 +437,17 @@ def _media(rng: random.Random, review_index: int) -> list[Record]:
     if rng.random() < 0.18:
         for k in range(rng.randint(1, 4)):
             media.append(
-                {"image": {"id": f"img-{review_index}-{k}", "url": f"https://static.example.net/reviews/{review_index}-{k}.jpg",
-                           "height": 800, "width": 600, "altText": "customer photo", "filename": f"{review_index}-{k}.jpg"}}
-            )  # fmt: skip
+                {
+                    "image": {
+                        "id": f"img-{review_index}-{k}",
+                        "url": f"https://static.example.net/reviews/{review_index}-{k}.jpg",
+                        "height": 800,
+                        "width": 600,
+                        "altText": "customer photo",
+                        "filename": f"{review_index}-{k}.jpg",
+                    }
+                }
+            )
     if rng.random() < 0.06:
         for k in range(rng.randint(1, 2)):
             url = f"https://video.example.net/reviews/{review_index}-{k}.mp4"
@@ -424,9 +458,14 @@ def _media(rng: random.Random, review_index: int) -> list[Record]:
                 "width": 1280,
             }
             media.append(
-                {"video": {"id": f"vid-{review_index}-{k}", "url": url,
-                           "resolutions": [{"url": url, "height": 720, "width": 1280, "poster": poster, "format": "mp4"}]}}
-            )  # fmt: skip
+                {
+                    "video": {
+                        "id": f"vid-{review_index}-{k}",
+                        "url": url,
+                        "resolutions": [{"url": url, "height": 720, "width": 1280, "poster": poster, "format": "mp4"}],
+                    }
+                }
+            )
     return media
 
 
@@ -437,7 +476,7 @@ def iter_seed_reviews(
     product_ids: Sequence[str],
     author_names: Sequence[str] | None = None,
 ) -> Iterator[Record]:
-    """Up to `n` reviews (fewer if contacts × products is smaller), one per (product, contact)."""
+    """Up to `n` reviews (fewer if contacts x products is smaller), one per (product, contact)."""
     rng = _rng(seed, "reviews")
     if not contact_ids or not product_ids:
         return
@@ -460,9 +499,7 @@ def iter_seed_reviews(
             "entityId": product_ids[pi],
             "author": {
                 "contactId": contact_ids[ci],
-                "authorName": author_names[ci]
-                if author_names
-                else f"{_choice(rng, FIRST)} {_choice(rng, LAST)[0]}.",
+                "authorName": author_names[ci] if author_names else f"{_choice(rng, FIRST)} {_choice(rng, LAST)[0]}.",
             },
             "content": {"title": _choice(rng, TITLES[rating]), "body": body, "media": media, "rating": rating},
             "createdDate": created,
@@ -495,9 +532,7 @@ def iter_seed_reviews(
         yield record
 
 
-def iter_seed_ratings(
-    seed: int, n: int, contact_ids: Sequence[str], product_ids: Sequence[str]
-) -> Iterator[Record]:
+def iter_seed_ratings(seed: int, n: int, contact_ids: Sequence[str], product_ids: Sequence[str]) -> Iterator[Record]:
     """Up to `n` ratings: per (owner, product) an "overall" rating and sometimes the other attributes."""
     rng = _rng(seed, "ratings")
     if not contact_ids or not product_ids:

@@ -223,9 +223,7 @@ class EmulatorState:
         from wix_pipelines.emulator import contacts as contact_ops
 
         if collection not in self.collections:
-            raise ApiError(
-                404, "UNKNOWN_COLLECTION", f"no collection {collection!r}; use one of {COLLECTIONS}"
-            )
+            raise ApiError(404, "UNKNOWN_COLLECTION", f"no collection {collection!r}; use one of {COLLECTIONS}")
         stored: list[Record] = []
         with self.lock:
             for raw in records:

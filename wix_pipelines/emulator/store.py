@@ -161,14 +161,10 @@ class Collection:
             index = self._created
             start = 0
             if lo is not None:
-                start = (
-                    bisect.bisect_left(index, (lo,)) if lo_inc else bisect.bisect_right(index, (lo, "\uffff"))
-                )
+                start = bisect.bisect_left(index, (lo,)) if lo_inc else bisect.bisect_right(index, (lo, "\uffff"))
             end = len(index)
             if hi is not None:
-                end = (
-                    bisect.bisect_right(index, (hi, "\uffff")) if hi_inc else bisect.bisect_left(index, (hi,))
-                )
+                end = bisect.bisect_right(index, (hi, "\uffff")) if hi_inc else bisect.bisect_left(index, (hi,))
             ids = [rid for _, rid in index[start:end]]
             if extra is not None:
                 records = self.records
@@ -178,11 +174,8 @@ class Collection:
             return ids
         records = self.records
         predicate = flt.predicate
-        if sort.is_created_only:
-            # Walk the index so the result comes out sorted without a sort call.
-            candidates = [rid for _, rid in self._created]
-        else:
-            candidates = list(records)
+        # For a createdDate sort, walk the index so the result comes out sorted without a sort call.
+        candidates = [rid for _, rid in self._created] if sort.is_created_only else list(records)
         if predicate is not None or extra is not None:
             candidates = [
                 rid

@@ -25,7 +25,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from wix_pipelines.warehouse import ADVANCE_TO_MAX_CREATED, Warehouse, get_watermark, reconcile_ids, upsert_batch
+from wix_pipelines.warehouse import (
+    ADVANCE_TO_MAX_CREATED,
+    Warehouse,
+    get_watermark,
+    reconcile_ids,
+    upsert_batch,
+)
 from wix_pipelines.warehouse.upserts import UpsertResult
 from wix_pipelines.wix import WixClient
 from wix_pipelines.wix.paging import Page
@@ -204,7 +210,9 @@ def pull_stream(
         report.add(result)
         report.pages += len(batch)
         if report.pages and report.pages % options.progress_every_pages < len(batch):
-            say(f"{stream_name}: {report.fetched:,} records in {report.pages} pages, watermark {report.watermark_after}")
+            say(
+                f"{stream_name}: {report.fetched:,} records in {report.pages} pages, watermark {report.watermark_after}"
+            )
 
     if mode in ("full", "reconcile"):
         with warehouse.connect() as con:

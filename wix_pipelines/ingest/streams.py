@@ -78,6 +78,11 @@ STREAMS: dict[str, Stream] = {
         Stream("contacts", "Site contacts (CRM), one row per contact id.", _contact_pages, True),
         Stream("reviews", "Reviews of the site's products, every moderation status.", _review_pages, False),
         Stream("ratings", "Attribute ratings (one per owner, attribute and entity).", _rating_pages, False),
-        Stream("review_requests", "Requests sent to customers to review their order.", _review_request_pages, False),
+        Stream(
+            "review_requests",
+            "Requests sent to customers to review their order.",
+            _review_request_pages,
+            False,
+        ),
     )
 }

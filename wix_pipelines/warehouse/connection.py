@@ -149,9 +149,7 @@ class Warehouse:
         with self.connect() as con:
             return deletions.mark_deleted(con, table, ids, at=at, run_id=run_id)
 
-    def mark_merged(
-        self, merges: Mapping[str, str], *, at: datetime | None = None, run_id: str | None = None
-    ) -> int:
+    def mark_merged(self, merges: Mapping[str, str], *, at: datetime | None = None, run_id: str | None = None) -> int:
         with self.connect() as con:
             return deletions.mark_merged(con, merges, at=at, run_id=run_id)
 
@@ -174,8 +172,6 @@ class Warehouse:
         where = "" if include_deleted else " WHERE deleted_at IS NULL"
         with self.connect() as con:
             return {
-                s: int(
-                    con.execute(f"SELECT count(*) FROM main.{table_spec(s).table}{where}").fetchall()[0][0]
-                )
+                s: int(con.execute(f"SELECT count(*) FROM main.{table_spec(s).table}{where}").fetchall()[0][0])
                 for s in STREAMS
             }

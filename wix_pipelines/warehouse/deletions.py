@@ -43,9 +43,7 @@ def mark_deleted(
     return n
 
 
-def _mark(
-    con: duckdb.DuckDBPyConnection, table: str, ids_sql: str, params: list[object], at: datetime | None
-) -> int:
+def _mark(con: duckdb.DuckDBPyConnection, table: str, ids_sql: str, params: list[object], at: datetime | None) -> int:
     rows = con.execute(
         f"UPDATE main.{table} SET deleted_at = coalesce(CAST(? AS TIMESTAMPTZ), now()) "
         f"WHERE deleted_at IS NULL AND id IN ({ids_sql})",
@@ -104,9 +102,7 @@ class IdReconciler:
                 [page_text(batch), f"$.{self._spec.page_key}[*].id"],
             ).fetchall()
         else:
-            self._con.execute(
-                f"INSERT INTO {self._tmp} SELECT unnest(CAST(? AS VARCHAR[]))", [list(batch)]
-            ).fetchall()
+            self._con.execute(f"INSERT INTO {self._tmp} SELECT unnest(CAST(? AS VARCHAR[]))", [list(batch)]).fetchall()
 
     def finish(
         self,

@@ -100,9 +100,7 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("SELECT coalesce(max(version), 0) FROM main._schema_version").fetchall()[0][0])
 
 
-def ensure_schema(
-    con: duckdb.DuckDBPyConnection, migrations: tuple[Migration, ...] = MIGRATIONS
-) -> tuple[int, int]:
+def ensure_schema(con: duckdb.DuckDBPyConnection, migrations: tuple[Migration, ...] = MIGRATIONS) -> tuple[int, int]:
     """Bring the file to the newest schema; idempotent. Returns (version before, version after)."""
     before = current_version(con)
     latest = migrations[-1].version

@@ -336,9 +336,7 @@ REVIEW_REQUESTS = TableSpec(
         ),
         _c("requested_by_app_id", "VARCHAR", S, "requestedBy.appId", "$.requestedBy.appId"),
         _c("sent_opened", "BOOLEAN", C, "sentOptions.opened (SENT requests).", "$.sentOptions.opened"),
-        _c(
-            "failed_reason", "VARCHAR", S, "failedOptions.reason (FAILED requests).", "$.failedOptions.reason"
-        ),
+        _c("failed_reason", "VARCHAR", S, "failedOptions.reason (FAILED requests).", "$.failedOptions.reason"),
     ),
 )
 

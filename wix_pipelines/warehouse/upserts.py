@@ -153,9 +153,7 @@ def _shape_sql(spec: TableSpec) -> str:
             value, reason = _path_expr(col, p, idx[p])
             per_path.append(value)
             reasons.append(reason)
-        values.append(
-            f"{per_path[0] if len(per_path) == 1 else 'coalesce(' + ', '.join(per_path) + ')'} AS {col.name}"
-        )
+        values.append(f"{per_path[0] if len(per_path) == 1 else 'coalesce(' + ', '.join(per_path) + ')'} AS {col.name}")
     select_values = ",\n    ".join(values)
     select_reasons = ",\n      ".join(reasons)
     derived_sql = "".join(f", {d}" for d in derived)
@@ -249,10 +247,7 @@ def _apply_sql(spec: TableSpec) -> tuple[str, str]:
     # A record that comes back from the API is alive: loader-managed facts about its death
     # (merged_into) no longer hold.
     updates += [f"{c} = NULL" for c in managed]
-    insert = (
-        f"INSERT INTO main.{spec.table} ({', '.join(insert_cols)})\n"
-        f"SELECT {', '.join(select_cols)} FROM _wh_typed"
-    )
+    insert = f"INSERT INTO main.{spec.table} ({', '.join(insert_cols)})\nSELECT {', '.join(select_cols)} FROM _wh_typed"
     return insert, f"\nON CONFLICT (id) DO UPDATE SET {', '.join(updates)}"
 
 
@@ -283,9 +278,7 @@ def _is_json(text: str) -> bool:
     return True
 
 
-def _land_and_shape(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, bodies: list[str], shape_sql: str
-) -> None:
+def _land_and_shape(con: duckdb.DuckDBPyConnection, spec: TableSpec, bodies: list[str], shape_sql: str) -> None:
     """Create `_wh_typed`: one typed row per record of every body, with the reasons it is malformed."""
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _wh_typed AS {shape_sql}", [bodies])
@@ -302,9 +295,7 @@ def _land_and_shape(
     for page_index in sorted(set(range(len(bodies))) - seen):
         # Only empty pages pay for this second parse: a record list that is not an array would otherwise
         # look like an empty page and its records would vanish.
-        kind = con.execute("SELECT json_type(?, ?)", [bodies[page_index], f"$.{spec.page_key}"]).fetchall()[
-            0
-        ][0]
+        kind = con.execute("SELECT json_type(?, ?)", [bodies[page_index], f"$.{spec.page_key}"]).fetchall()[0][0]
         if kind not in (None, "NULL", "ARRAY"):
             raise MalformedPageError(
                 f"{spec.stream} page {page_index}: {spec.page_key} is {kind}, expected an array of records; "
@@ -428,9 +419,7 @@ def upsert_batch(
     )
 
 
-def _handle_rejects(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, *, run_id: str | None, strict: bool
-) -> int:
+def _handle_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec, *, run_id: str | None, strict: bool) -> int:
     n = con.execute("SELECT count(*) FROM _wh_typed WHERE reasons <> ''").fetchall()[0][0]
     if not n:
         return 0

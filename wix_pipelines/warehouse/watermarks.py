@@ -55,9 +55,7 @@ def watermark_text(value: WatermarkValue | None) -> str | None:
 
 def get_watermark(con: duckdb.DuckDBPyConnection, stream: str) -> Watermark | None:
     """The committed watermark of a stream, or None before its first committed batch."""
-    rows = con.execute(
-        "SELECT value, updated_at, details FROM main._watermarks WHERE stream = ?", [stream]
-    ).fetchall()
+    rows = con.execute("SELECT value, updated_at, details FROM main._watermarks WHERE stream = ?", [stream]).fetchall()
     if not rows:
         return None
     value, updated_at, details = rows[0]
@@ -114,9 +112,7 @@ def write_load_log(
     return int(row[0][0])
 
 
-def max_created_date(
-    con: duckdb.DuckDBPyConnection, table: str, *, include_deleted: bool = True
-) -> datetime | None:
+def max_created_date(con: duckdb.DuckDBPyConnection, table: str, *, include_deleted: bool = True) -> datetime | None:
     """Latest created_date in a table (deleted rows included by default: they were fetched too)."""
     spec = table_spec(table)
     where = "" if include_deleted else " WHERE deleted_at IS NULL"

@@ -48,7 +48,9 @@ def pull(
     instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
     names = streams or tuple(STREAM_COLLECTIONS)
-    run_config = {"ops": {name: {"config": {"reconcile": reconcile, "pages_per_batch": pages_per_batch}} for name in names}}
+    run_config = {
+        "ops": {name: {"config": {"reconcile": reconcile, "pages_per_batch": pages_per_batch}} for name in names}
+    }
     return dg.materialize(
         pull_assets,
         resources=resources,
@@ -85,4 +87,6 @@ def warehouse_rows(database: Path, stream: str, *, live: bool = True) -> dict[st
 def table_dump(database: Path, stream: str) -> list[tuple[Any, ...]]:
     """Every column of every row, ordered: equal dumps mean identical tables (load times included)."""
     with duckdb.connect(str(database), read_only=True) as con:
-        return con.execute(f"SELECT * EXCLUDE (record), CAST(record AS VARCHAR) FROM main.{stream} ORDER BY id").fetchall()
+        return con.execute(
+            f"SELECT * EXCLUDE (record), CAST(record AS VARCHAR) FROM main.{stream} ORDER BY id"
+        ).fetchall()

@@ -37,7 +37,10 @@ CONTACTS_QUERY_ROUTE = "POST /contacts/v4/contacts/query"
 
 def _client(emulator: RunningEmulator) -> WixClient:
     return WixClient.from_api_key(
-        emulator.config.api_key, site_id=emulator.config.site_id, base_url=emulator.base_url, rate_limit_per_minute=0
+        emulator.config.api_key,
+        site_id=emulator.config.site_id,
+        base_url=emulator.base_url,
+        rate_limit_per_minute=0,
     )
 
 
@@ -69,9 +72,7 @@ def test_first_load_equals_the_emulator_for_all_four_tables(seeded: RunningEmula
     _assert_warehouse_equals_emulator(seeded, tmp_path / "warehouse.duckdb")
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
         sample = seeded.state.reviews.values().__iter__().__next__()
-        rating, entity = con.execute(
-            "SELECT rating, entity_id FROM reviews WHERE id = ?", [sample["id"]]
-        ).fetchall()[0]
+        rating, entity = con.execute("SELECT rating, entity_id FROM reviews WHERE id = ?", [sample["id"]]).fetchall()[0]
         assert (rating, entity) == (sample["content"]["rating"], sample["entityId"])
     contacts = materialization_metadata(result, "contacts")
     assert contacts["mode"] == "full"
@@ -79,7 +80,9 @@ def test_first_load_equals_the_emulator_for_all_four_tables(seeded: RunningEmula
     assert contacts["dagster/row_count"] == len(seeded.state.contacts)
     # The analysts' snapshot was published and holds the same rows.
     assert warehouse_rows(tmp_path / "analytics.duckdb", "contacts") == emulator_rows(seeded, "contacts")
-    assert all(check.passed for check in result.get_asset_check_evaluations() if check.check_name != "author_contact_known")
+    assert all(
+        check.passed for check in result.get_asset_check_evaluations() if check.check_name != "author_contact_known"
+    )
 
 
 def test_second_run_without_changes_makes_one_request_per_stream_and_changes_no_row(
@@ -120,7 +123,7 @@ def test_new_tied_late_updated_and_deleted_records_are_reflected_exactly_once(
         wix.contacts.update(old_contact["id"], old_contact["revision"], {"company": "Renamed Ltd"})
     # New reviews tied on one millisecond across a 100-record cursor page.
     contact_ids = [c["id"] for c in list(state.contacts.values())[:150]]
-    review_time = (max(parse_wire_time(r["createdDate"]) for r in state.reviews.values()) + timedelta(seconds=1))
+    review_time = max(parse_wire_time(r["createdDate"]) for r in state.reviews.values()) + timedelta(seconds=1)
     state.insert_records("reviews", [
         {"namespace": "stores", "entityId": "prod-tied", "author": {"contactId": cid},
          "content": {"rating": 4, "title": "tied"}, "createdDate": review_time.isoformat(),
@@ -142,7 +145,10 @@ def test_new_tied_late_updated_and_deleted_records_are_reflected_exactly_once(
 
     # Votes changed on an old review, and one record of each stream deleted: the reconciliation run sees both.
     voted = min(state.reviews.values(), key=lambda r: r["createdDate"])
-    state.put("reviews", {**voted, "foundHelpful": voted.get("foundHelpful", 0) + 7, "updatedDate": voted["createdDate"]})
+    state.put(
+        "reviews",
+        {**voted, "foundHelpful": voted.get("foundHelpful", 0) + 7, "updatedDate": voted["createdDate"]},
+    )
     deleted = {stream: next(iter(getattr(state, stream).values()))["id"] for stream in STREAM_COLLECTIONS}
     for stream, record_id in deleted.items():
         state.delete(stream, record_id)
@@ -198,9 +204,7 @@ def _materialize_in_child(emulator: RunningEmulator, tmp_path: Path, streams: st
     return subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2])
 
 
-def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(
-    seeded: RunningEmulator, tmp_path: Path
-) -> None:
+def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(seeded: RunningEmulator, tmp_path: Path) -> None:
     seeded.state.faults.config.latency_ms = 150.0  # slow pages so the kill lands mid-pull
     child = _materialize_in_child(seeded, tmp_path)
     deadline = time.monotonic() + 60
@@ -250,7 +254,10 @@ def test_runs_succeed_while_an_analyst_holds_the_snapshot_and_when_launched_toge
         assert analyst.stdout is not None and analyst.stdout.readline().strip() == "open"
         seeded.state.insert_records("contacts", _tied_contacts(3, "2099-01-01T00:00:00.000Z", "Future"))
 
-        together = [_materialize_in_child(seeded, tmp_path, "contacts,reviews"), _materialize_in_child(seeded, tmp_path)]
+        together = [
+            _materialize_in_child(seeded, tmp_path, "contacts,reviews"),
+            _materialize_in_child(seeded, tmp_path),
+        ]
         assert [child.wait(timeout=180) for child in together] == [0, 0]
         assert analyst.poll() is None, "the analyst's session is still alive"
     finally:

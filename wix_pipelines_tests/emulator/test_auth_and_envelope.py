@@ -28,7 +28,9 @@ def test_api_key_with_bearer_prefix_is_accepted(emulator: RunningEmulator) -> No
 
 
 def test_api_key_without_site_id_is_403(emulator: RunningEmulator) -> None:
-    response = httpx.get(emulator.base_url + "/contacts/v4/contacts", headers={"Authorization": emulator.config.api_key})
+    response = httpx.get(
+        emulator.base_url + "/contacts/v4/contacts", headers={"Authorization": emulator.config.api_key}
+    )
     assert response.status_code == 403
     assert app_code(response) == "MISSING_SITE_ID"
 

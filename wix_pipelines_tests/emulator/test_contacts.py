@@ -65,7 +65,9 @@ def test_duplicate_phone_counts_only_when_no_email_is_given(emulator_http: httpx
 def test_update_with_current_revision_increments_it_and_stale_revision_is_409(emulator_http: httpx.Client) -> None:
     contact = new_contact(emulator_http)
     path = f"{BASE}/{contact['id']}"
-    updated = ok(emulator_http.patch(path, json={"contactId": contact["id"], "revision": 1, "info": {"company": "Acme"}}))
+    updated = ok(
+        emulator_http.patch(path, json={"contactId": contact["id"], "revision": 1, "info": {"company": "Acme"}})
+    )
     assert updated["contact"]["revision"] == 2
     assert updated["contact"]["info"]["company"] == "Acme"
     assert updated["contact"]["info"]["name"] == {"first": "Dana", "last": "Tester"}  # absent keys untouched
@@ -93,14 +95,20 @@ def test_update_replaces_sub_objects_but_merges_extended_fields_by_key(emulator_
 
 def test_update_with_field_mask_touches_only_masked_paths(emulator_http: httpx.Client) -> None:
     contact = new_contact(emulator_http, name={"first": "A", "last": "B"}, company="Old")
-    body = {"revision": 1, "info": {"name": {"last": "Z", "first": "ignored"}, "company": "New"}, "fieldMask": "info.name.last"}
+    body = {
+        "revision": 1,
+        "info": {"name": {"last": "Z", "first": "ignored"}, "company": "New"},
+        "fieldMask": "info.name.last",
+    }
     updated = ok(emulator_http.patch(f"{BASE}/{contact['id']}", json=body))["contact"]
     assert updated["info"]["name"] == {"first": "A", "last": "Z"}
     assert updated["info"]["company"] == "Old"
 
 
 def test_unknown_extended_field_key_is_rejected(emulator_http: httpx.Client) -> None:
-    response = emulator_http.post(BASE, json={"info": {"name": {"first": "X"}, "extendedFields": {"items": {"custom.nope": 1}}}})
+    response = emulator_http.post(
+        BASE, json={"info": {"name": {"first": "X"}, "extendedFields": {"items": {"custom.nope": 1}}}}
+    )
     assert response.status_code == 400
     assert app_code(response) == "INVALID_EXTENDED_FIELD_VALUE"
 
@@ -186,8 +194,15 @@ def test_api_key_create_uses_other_source_and_app_token_records_the_app(
     emulator_factory: Callable[..., RunningEmulator],
 ) -> None:
     emulator = emulator_factory()
-    token = ok(httpx.post(emulator.base_url + "/oauth2/token", json={"grant_type": "client_credentials", **emulator.oauth_credentials()}))
+    token = ok(
+        httpx.post(
+            emulator.base_url + "/oauth2/token",
+            json={"grant_type": "client_credentials", **emulator.oauth_credentials()},
+        )
+    )
     response = httpx.post(
-        emulator.base_url + BASE, json={"info": {"name": {"first": "App"}}}, headers={"Authorization": token["access_token"]}
+        emulator.base_url + BASE,
+        json={"info": {"name": {"first": "App"}}},
+        headers={"Authorization": token["access_token"]},
     )
     assert ok(response)["contact"]["source"] == {"sourceType": "WIX_APP", "appId": emulator.config.app_id}

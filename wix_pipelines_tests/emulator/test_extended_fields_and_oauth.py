@@ -28,9 +28,15 @@ def test_find_or_create_creates_once_then_finds_by_exact_display_name(emulator_h
 def test_system_email_subscription_fields_exist_and_list_uses_metadata(emulator_http: httpx.Client) -> None:
     listed = ok(emulator_http.get(FIELDS, params={"fieldType": "SYSTEM"}))
     keys = {f["key"] for f in listed["fields"]}
-    assert {"emailSubscriptions.subscriptionStatus", "emailSubscriptions.deliverabilityStatus", "emailSubscriptions.effectiveEmail"} <= keys
+    assert {
+        "emailSubscriptions.subscriptionStatus",
+        "emailSubscriptions.deliverabilityStatus",
+        "emailSubscriptions.effectiveEmail",
+    } <= keys
     assert listed["metadata"]["total"] == len(listed["fields"])
-    queried = ok(emulator_http.post(f"{FIELDS}/query", json={"query": {"filter": {"displayName": {"$startsWith": "loyalty"}}}}))
+    queried = ok(
+        emulator_http.post(f"{FIELDS}/query", json={"query": {"filter": {"displayName": {"$startsWith": "loyalty"}}}})
+    )
     assert [f["key"] for f in queried["fields"]] == ["custom.loyalty-tier"]
     assert queried["pagingMetadata"]["total"] == 1
 
@@ -50,7 +56,11 @@ def test_client_credentials_token_authenticates_as_the_app(emulator: RunningEmul
     assert token["expires_in"] == emulator.config.token_ttl_s
     headers = {"Authorization": str(token["access_token"])}
     ok(httpx.get(emulator.base_url + "/contacts/v4/contacts", headers=headers))
-    ok(httpx.get(emulator.base_url + "/contacts/v4/contacts", headers={"Authorization": f"Bearer {token['access_token']}"}))
+    ok(
+        httpx.get(
+            emulator.base_url + "/contacts/v4/contacts", headers={"Authorization": f"Bearer {token['access_token']}"}
+        )
+    )
 
 
 def test_wrong_client_secret_gets_no_token(emulator: RunningEmulator) -> None:

@@ -19,7 +19,9 @@ def client_for(emulator: RunningEmulator, timeout: float = 10.0) -> httpx.Client
     return httpx.Client(base_url=emulator.base_url, headers=emulator.api_key_headers(), timeout=timeout)
 
 
-def test_rate_limited_request_is_429_with_retry_after_and_envelope(emulator_factory: Callable[..., RunningEmulator]) -> None:
+def test_rate_limited_request_is_429_with_retry_after_and_envelope(
+    emulator_factory: Callable[..., RunningEmulator],
+) -> None:
     emulator = emulator_factory(faults=FaultConfig(rate_429=1.0, retry_after_s=2))
     response = client_for(emulator).get(CONTACTS)
     assert response.status_code == 429
@@ -50,7 +52,9 @@ def test_random_faults_repeat_for_the_same_seed(emulator_factory: Callable[..., 
     assert {200, 429} <= set(runs[0])
 
 
-def test_scripted_faults_hit_the_next_matching_requests_only(emulator: RunningEmulator, emulator_http: httpx.Client) -> None:
+def test_scripted_faults_hit_the_next_matching_requests_only(
+    emulator: RunningEmulator, emulator_http: httpx.Client
+) -> None:
     emulator.state.faults.inject(503, count=2, path_prefix="/reviews/")
     assert emulator_http.get(CONTACTS).status_code == 200
     assert [emulator_http.post("/reviews/v1/reviews/query", json={}).status_code for _ in range(3)] == [503, 503, 200]
@@ -59,7 +63,9 @@ def test_scripted_faults_hit_the_next_matching_requests_only(emulator: RunningEm
     assert (response.status_code, response.headers["Retry-After"]) == (429, "0.25")
 
 
-def test_dropped_connection_gives_the_client_no_response(emulator: RunningEmulator, emulator_http: httpx.Client) -> None:
+def test_dropped_connection_gives_the_client_no_response(
+    emulator: RunningEmulator, emulator_http: httpx.Client
+) -> None:
     emulator.state.faults.inject(None, drop_connection=True)
     with pytest.raises(httpx.TransportError):
         emulator_http.get(CONTACTS)
@@ -85,7 +91,9 @@ def test_admin_fault_route_scripts_faults_over_http(emulator: RunningEmulator, e
     assert emulator_http.get(CONTACTS).status_code == 200
 
 
-def test_stats_count_requests_by_route_template_and_writes(emulator: RunningEmulator, emulator_http: httpx.Client) -> None:
+def test_stats_count_requests_by_route_template_and_writes(
+    emulator: RunningEmulator, emulator_http: httpx.Client
+) -> None:
     contact = ok(emulator_http.post(CONTACTS, json={"info": {"name": {"first": "S"}}}))["contact"]
     ok(emulator_http.get(f"{CONTACTS}/{contact['id']}"))
     ok(emulator_http.get(f"/_api{CONTACTS}/{contact['id']}"))
@@ -95,7 +103,9 @@ def test_stats_count_requests_by_route_template_and_writes(emulator: RunningEmul
     assert emulator.state.stats.count("GET", "/contacts/v4/contacts/{contactId}") == 2
 
 
-def test_inserted_records_keep_their_created_date_and_show_up_in_order(emulator: RunningEmulator, emulator_http: httpx.Client) -> None:
+def test_inserted_records_keep_their_created_date_and_show_up_in_order(
+    emulator: RunningEmulator, emulator_http: httpx.Client
+) -> None:
     late = {"id": "late-1", "createdDate": "2020-01-01T00:00:00Z", "info": {"name": {"first": "Late"}}}
     response = ok(httpx.post(emulator.base_url + "/_emulator/records/contacts", json={"records": [late]}))
     stored = response["records"][0]

@@ -114,7 +114,9 @@ def test_date_filters_accept_timestamps_with_and_without_fraction(emulator_http:
         ({"paging": {"limit": 1001}}, "ILLEGAL_LIMIT"),
     ],
 )
-def test_invalid_queries_are_400_with_the_contacts_code(emulator_http: httpx.Client, body: dict[str, Any], code: str) -> None:
+def test_invalid_queries_are_400_with_the_contacts_code(
+    emulator_http: httpx.Client, body: dict[str, Any], code: str
+) -> None:
     response = emulator_http.post(QUERY, json={"query": body})
     assert response.status_code == 400
     assert app_code(response) == code
@@ -126,7 +128,9 @@ def test_updated_date_is_filterable_but_not_sortable(emulator_http: httpx.Client
     assert app_code(response) == "UNSUPPORTED_SORT_FIELD"
 
 
-def test_offset_pages_report_correct_total_and_default_limit_50(emulator_factory: Callable[..., RunningEmulator]) -> None:
+def test_offset_pages_report_correct_total_and_default_limit_50(
+    emulator_factory: Callable[..., RunningEmulator],
+) -> None:
     emulator = emulator_factory(contacts=120)
     client = httpx.Client(base_url=emulator.base_url, headers=emulator.api_key_headers())
     first = ok(client.get("/contacts/v4/contacts"))
@@ -168,5 +172,7 @@ def test_paging_1000_contacts_sharing_one_created_date_loses_and_duplicates_noth
 def test_extended_field_query_has_its_own_codes(emulator_http: httpx.Client) -> None:
     response = emulator_http.post("/contacts/v4/extended-fields/query", json={"query": {"filter": {"nope": 1}}})
     assert app_code(response) == "UNSUPPORTED_FILTER_FIELD"
-    response = emulator_http.post("/contacts/v4/extended-fields/query", json={"query": {"sort": [{"fieldName": "key"}]}})
+    response = emulator_http.post(
+        "/contacts/v4/extended-fields/query", json={"query": {"sort": [{"fieldName": "key"}]}}
+    )
     assert app_code(response) == "INVALID_SORT"

@@ -16,12 +16,22 @@ BASE = "/reviews/v2/review-requests"
 @pytest.fixture
 def order(emulator: RunningEmulator) -> dict[str, Any]:
     """An order with 7 priced items, inserted through the admin back door."""
-    items = [{"catalogItemId": f"item-{i}", "name": f"Item {i}", "price": price} for i, price in enumerate((5, 50, 20, 80, 10, 70, 30))]
+    items = [
+        {"catalogItemId": f"item-{i}", "name": f"Item {i}", "price": price}
+        for i, price in enumerate((5, 50, 20, 80, 10, 70, 30))
+    ]
     return emulator.state.insert_records("orders", [{"id": "order-7", "items": items}])[0]
 
 
 def create(client: httpx.Client, **request: Any) -> httpx.Response:
-    body = {"reviewRequest": {"namespace": "stores", "recipient": {"contactId": "c-1"}, "communicationChannel": "EMAIL", **request}}
+    body = {
+        "reviewRequest": {
+            "namespace": "stores",
+            "recipient": {"contactId": "c-1"},
+            "communicationChannel": "EMAIL",
+            **request,
+        }
+    }
     return client.post(BASE, json=body)
 
 
@@ -35,7 +45,9 @@ def test_order_only_takes_the_five_most_expensive_items(emulator_http: httpx.Cli
 def test_items_only_and_items_from_an_order(emulator_http: httpx.Client, order: dict[str, Any]) -> None:
     items_only = ok(create(emulator_http, items=[{"catalogItemId": "anything"}]))["reviewRequest"]
     assert items_only["items"] == [{"catalogItemId": "anything"}]
-    both = ok(create(emulator_http, order={"id": order["id"]}, items=[{"catalogItemId": "item-0"}, {"catalogItemId": "nope"}]))
+    both = ok(
+        create(emulator_http, order={"id": order["id"]}, items=[{"catalogItemId": "item-0"}, {"catalogItemId": "nope"}])
+    )
     assert both["reviewRequest"]["items"] == [{"catalogItemId": "item-0"}]
 
 
@@ -49,7 +61,13 @@ def test_create_errors_follow_the_documented_statuses(emulator: RunningEmulator,
     assert (empty.status_code, app_code(empty)) == (428, "ORDER_IS_EMPTY")
     member = emulator_http.post(
         BASE,
-        json={"reviewRequest": {"items": [{"catalogItemId": "x"}], "recipient": {"contactId": "c"}, "communicationChannel": "EMAIL"}},
+        json={
+            "reviewRequest": {
+                "items": [{"catalogItemId": "x"}],
+                "recipient": {"contactId": "c"},
+                "communicationChannel": "EMAIL",
+            }
+        },
         headers={"x-emulator-identity": '{"identityType": "MEMBER", "memberId": "m-1"}'},
     )
     assert (member.status_code, app_code(member)) == (428, "INITIATOR_IDENTITY_NOT_SUPPORTED")
@@ -67,7 +85,11 @@ def test_only_canceled_requests_can_be_deleted(emulator_http: httpx.Client) -> N
 
 def test_query_answers_paging_metadata_with_has_next(emulator_http: httpx.Client, emulator: RunningEmulator) -> None:
     statuses = {r["status"] for r in emulator.state.review_requests.values()}
-    page = ok(emulator_http.post(f"{BASE}/query", json={"query": {"cursorPaging": {"limit": 2}, "sort": [{"fieldName": "status"}]}}))
+    page = ok(
+        emulator_http.post(
+            f"{BASE}/query", json={"query": {"cursorPaging": {"limit": 2}, "sort": [{"fieldName": "status"}]}}
+        )
+    )
     assert page["pagingMetadata"]["hasNext"] is True and page["pagingMetadata"]["count"] == 2
     seen = [r["id"] for r in page["reviewRequests"]]
     while page["pagingMetadata"]["hasNext"]:

@@ -20,7 +20,12 @@ def review_body(contact_id: str, entity: str = "prod-1", rating: int = 5, **extr
             "namespace": "stores",
             "entityId": entity,
             "author": {"contactId": contact_id, "authorName": "Dana T."},
-            "content": {"rating": rating, "title": "Nice", "body": "Works", "media": [{"image": {"url": "https://x/1.jpg"}}]},
+            "content": {
+                "rating": rating,
+                "title": "Nice",
+                "body": "Works",
+                "media": [{"image": {"url": "https://x/1.jpg"}}],
+            },
             **extra,
         }
     }
@@ -71,7 +76,9 @@ def test_private_reviews_are_hidden_unless_asked_for(emulator_factory: Callable[
 def test_update_needs_current_revision(emulator_http: httpx.Client) -> None:
     review = ok(emulator_http.post(BASE, json=review_body("c-1")))["review"]
     path = f"{BASE}/{review['id']}"
-    patch = {"review": {"id": review["id"], "revision": "1", "content": {"rating": 3, "body": "Changed"}, "foundHelpful": 99}}
+    patch = {
+        "review": {"id": review["id"], "revision": "1", "content": {"rating": 3, "body": "Changed"}, "foundHelpful": 99}
+    }
     updated = ok(emulator_http.patch(path, json=patch))["review"]
     assert updated["revision"] == "2"
     assert updated["content"]["rating"] == 3 and updated["content"]["body"] == "Changed"
@@ -82,9 +89,13 @@ def test_update_needs_current_revision(emulator_http: httpx.Client) -> None:
     assert app_code(stale) == "REVISION_MISMATCH"
 
 
-def test_moderation_sets_manually_changed_and_fires_events(emulator_http: httpx.Client, emulator: RunningEmulator) -> None:
+def test_moderation_sets_manually_changed_and_fires_events(
+    emulator_http: httpx.Client, emulator: RunningEmulator
+) -> None:
     review = ok(emulator_http.post(BASE, json=review_body("c-1")))["review"]
-    rejected = ok(emulator_http.patch(f"{BASE}/{review['id']}/moderate", json={"reviewId": review["id"], "status": "REJECTED"}))
+    rejected = ok(
+        emulator_http.patch(f"{BASE}/{review['id']}/moderate", json={"reviewId": review["id"], "status": "REJECTED"})
+    )
     assert rejected["review"]["moderation"] == {"moderationStatus": "REJECTED", "manuallyChanged": True}
     ok(emulator_http.patch(f"{BASE}/{review['id']}/moderate", json={"status": "APPROVED"}))
     types = [e["eventType"].rsplit(".", 1)[1] for e, _ in emulator.state.events[-3:]]
@@ -122,7 +133,19 @@ def test_cursor_follow_ups_carry_only_the_cursor_and_every_record_comes_once(
     emulator = emulator_factory(contacts=200, reviews=600)
     client = client_for(emulator)
     flt = {"content.rating": {"$gte": 4}}
-    page = ok(client.post(f"{BASE}/query", json={"query": {"filter": flt, "sort": [{"fieldName": "createdDate", "order": "DESC"}], "cursorPaging": {"limit": 100}}, "returnPrivateReviews": True}))
+    page = ok(
+        client.post(
+            f"{BASE}/query",
+            json={
+                "query": {
+                    "filter": flt,
+                    "sort": [{"fieldName": "createdDate", "order": "DESC"}],
+                    "cursorPaging": {"limit": 100},
+                },
+                "returnPrivateReviews": True,
+            },
+        )
+    )
     seen = [r["id"] for r in page["reviews"]]
     pages = 1
     while page["metadata"]["cursors"]["next"]:
@@ -140,10 +163,14 @@ def test_cursor_follow_ups_carry_only_the_cursor_and_every_record_comes_once(
     assert pages > 3
 
 
-def test_cursor_paging_survives_inserts_and_deletes_between_pages(emulator_factory: Callable[..., RunningEmulator]) -> None:
+def test_cursor_paging_survives_inserts_and_deletes_between_pages(
+    emulator_factory: Callable[..., RunningEmulator],
+) -> None:
     emulator = emulator_factory(contacts=50, reviews=120)
     client = client_for(emulator)
-    page = ok(client.post(f"{BASE}/query", json={"query": {"cursorPaging": {"limit": 50}}, "returnPrivateReviews": True}))
+    page = ok(
+        client.post(f"{BASE}/query", json={"query": {"cursorPaging": {"limit": 50}}, "returnPrivateReviews": True})
+    )
     seen = [r["id"] for r in page["reviews"]]
     ok(client.delete(f"{BASE}/{seen[0]}"))  # already served: must not shift later pages
     late = ok(client.post(BASE, json=review_body("late-contact")))["review"]  # newest: belongs at the end
@@ -190,10 +217,16 @@ def test_invalid_review_queries_are_400(emulator_http: httpx.Client, query: dict
 def test_review_filters_by_media_and_helpfulness(emulator_factory: Callable[..., RunningEmulator]) -> None:
     emulator = emulator_factory(contacts=100, reviews=400)
     client = client_for(emulator)
-    body = {"query": {"filter": {"content.media": {"$isEmpty": False}}, "cursorPaging": {"limit": 100}}, "returnPrivateReviews": True}
+    body = {
+        "query": {"filter": {"content.media": {"$isEmpty": False}}, "cursorPaging": {"limit": 100}},
+        "returnPrivateReviews": True,
+    }
     with_media = ok(client.post(f"{BASE}/query", json=body))["reviews"]
     assert with_media and all(r["content"]["media"] for r in with_media)
-    body = {"query": {"filter": {"helpfulness": {"$lt": 0}}, "sort": [{"fieldName": "helpfulness"}]}, "returnPrivateReviews": True}
+    body = {
+        "query": {"filter": {"helpfulness": {"$lt": 0}}, "sort": [{"fieldName": "helpfulness"}]},
+        "returnPrivateReviews": True,
+    }
     negative = ok(client.post(f"{BASE}/query", json=body))["reviews"]
     assert negative and all(r["helpfulness"] < 0 for r in negative)
     assert [r["helpfulness"] for r in negative] == sorted(r["helpfulness"] for r in negative)

@@ -6,6 +6,7 @@ from collections import Counter
 
 import orjson
 
+from wix_pipelines.emulator.config import EmulatorConfig
 from wix_pipelines.emulator.seed import (
     RATING_ATTRIBUTES,
     iter_seed_contacts,
@@ -16,7 +17,6 @@ from wix_pipelines.emulator.seed import (
     seed_products,
 )
 from wix_pipelines.emulator.state import EmulatorState
-from wix_pipelines.emulator.config import EmulatorConfig
 
 
 def test_same_seed_gives_identical_records_and_another_seed_differs() -> None:
@@ -56,11 +56,13 @@ def test_contacts_are_realistic_and_about_1_6_kb() -> None:
     assert 1300 < sum(sizes) / len(sizes) < 2000
     statuses = Counter(c.get("primaryEmail", {}).get("subscriptionStatus") for c in contacts)
     assert {"SUBSCRIBED", "UNSUBSCRIBED", "NOT_SET", "PENDING"} <= set(statuses)
+    ext_status = "emailSubscriptions.subscriptionStatus"
     disagree = [
-        c for c in contacts
+        c
+        for c in contacts
         if "primaryEmail" in c
-        and c["primaryEmail"]["subscriptionStatus"] != c["info"]["extendedFields"]["items"]["emailSubscriptions.subscriptionStatus"]
-    ]  # fmt: skip
+        and c["primaryEmail"]["subscriptionStatus"] != c["info"]["extendedFields"]["items"][ext_status]
+    ]
     assert disagree, "some contacts are subscribed through only one of the two fields"
     assert any(c["updatedDate"] > c["createdDate"] for c in contacts)
     assert any(c["info"].get("labelKeys") for c in contacts)
@@ -104,5 +106,11 @@ def test_orders_and_review_requests_cover_every_status() -> None:
     orders = list(iter_seed_orders(1, 300, products))
     assert all(0 <= len(o["items"]) <= 8 for o in orders) and any(not o["items"] for o in orders)
     requests = list(iter_seed_review_requests(1, 400, orders, ["c-1", "c-2"]))
-    assert {r["status"] for r in requests} == {"SENT", "SCHEDULED", "CANCELED", "FAILED", "UNKNOWN_REVIEW_REQUEST_STATUS"}
+    assert {r["status"] for r in requests} == {
+        "SENT",
+        "SCHEDULED",
+        "CANCELED",
+        "FAILED",
+        "UNKNOWN_REVIEW_REQUEST_STATUS",
+    }
     assert all(1 <= len(r["items"]) <= 5 for r in requests)

@@ -63,7 +63,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def hooked(emulator_factory: Callable[..., RunningEmulator], receiver: Receiver) -> tuple[RunningEmulator, httpx.Client]:
+def hooked(
+    emulator_factory: Callable[..., RunningEmulator], receiver: Receiver
+) -> tuple[RunningEmulator, httpx.Client]:
     emulator = emulator_factory(webhook_url=receiver.url)
     return emulator, httpx.Client(base_url=emulator.base_url, headers=emulator.api_key_headers())
 
@@ -76,14 +78,19 @@ def test_contact_created_webhook_is_an_rs256_jwt_verifiable_with_the_public_key(
     (token,) = receiver.wait_for(1)
     assert receiver.content_types == ["text/plain"]
     assert jwt.get_unverified_header(token)["alg"] == "RS256"
-    claims = jwt.decode(token, emulator.public_key_pem, algorithms=["RS256"], audience=emulator.config.app_id, issuer="wix.com")
+    claims = jwt.decode(
+        token, emulator.public_key_pem, algorithms=["RS256"], audience=emulator.config.app_id, issuer="wix.com"
+    )
     assert isinstance(claims["data"], str) and claims["exp"] > claims["iat"]
     envelope = orjson.loads(claims["data"])
     assert set(envelope) == {"instanceId", "eventType", "identity", "data", "accountInfo"}
     assert envelope["instanceId"] == emulator.config.instance_id
     assert envelope["eventType"] == "wix.contacts.v4.contact_created"
     assert envelope["accountInfo"]["siteId"] == emulator.config.site_id
-    assert orjson.loads(envelope["identity"]) == {"identityType": "WIX_USER", "wixUserId": orjson.loads(envelope["identity"])["wixUserId"]}
+    assert orjson.loads(envelope["identity"]) == {
+        "identityType": "WIX_USER",
+        "wixUserId": orjson.loads(envelope["identity"])["wixUserId"],
+    }
     event = orjson.loads(envelope["data"])
     assert event["entityFqdn"] == "wix.contacts.v4.contact" and event["slug"] == "created"
     assert event["entityId"] == contact["id"] and event["entityEventSequence"] == "1"
@@ -97,11 +104,25 @@ def test_identity_names_the_app_for_oauth_calls_and_the_override_header_for_test
     emulator, client = hooked
     token = ok(client.post("/oauth2/token", json={"grant_type": "client_credentials", **emulator.oauth_credentials()}))
     app_headers = {"Authorization": token["access_token"]}
-    ok(httpx.post(emulator.base_url + RATINGS, headers=app_headers, json={"group": "g", "entityId": "e", "attributeName": "overall", "value": 5, "ratingOwner": {"contactId": "c"}}))
+    ok(
+        httpx.post(
+            emulator.base_url + RATINGS,
+            headers=app_headers,
+            json={
+                "group": "g",
+                "entityId": "e",
+                "attributeName": "overall",
+                "value": 5,
+                "ratingOwner": {"contactId": "c"},
+            },
+        )
+    )
     member = {"x-emulator-identity": '{"identityType": "MEMBER", "memberId": "m-1"}'}
     ok(client.post("/contacts/v4/contacts", json={"info": {"name": {"first": "M"}}}, headers=member))
     bodies = receiver.wait_for(2)
-    (app_env, app_event), (member_env, _) = (decode_webhook(b, emulator.public_key_pem, emulator.config.app_id) for b in bodies)
+    (app_env, app_event), (member_env, _) = (
+        decode_webhook(b, emulator.public_key_pem, emulator.config.app_id) for b in bodies
+    )
     assert orjson.loads(app_env["identity"]) == {"identityType": "APP", "appId": emulator.config.app_id}
     assert app_env["eventType"] == RATING_EVENT_TYPE_PREFIX + "created" == "wix.ratings.v1.rating_created"
     assert app_event["createdEvent"]["entity"]["owner"] == {"contactId": "c"}
@@ -118,7 +139,11 @@ def test_events_are_delivered_in_order_and_retried_after_a_failure(
     ok(client.delete(f"/contacts/v4/contacts/{contact['id']}"))
     bodies = receiver.wait_for(3)
     types = [decode_webhook(b, emulator.public_key_pem, emulator.config.app_id)[0]["eventType"] for b in bodies]
-    assert types == ["wix.contacts.v4.contact_created", "wix.contacts.v4.contact_updated", "wix.contacts.v4.contact_deleted"]
+    assert types == [
+        "wix.contacts.v4.contact_created",
+        "wix.contacts.v4.contact_updated",
+        "wix.contacts.v4.contact_deleted",
+    ]
     deleted = decode_webhook(bodies[2], emulator.public_key_pem, emulator.config.app_id)[1]
     assert deleted["deletedEvent"] == {} and deleted["entityEventSequence"] == "3"
     assert [token for _, token in emulator.state.events] == bodies

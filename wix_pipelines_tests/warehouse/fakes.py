@@ -179,9 +179,7 @@ _PAGE_KEYS = {
 }
 
 
-def page(
-    stream: str, records: Sequence[dict[str, Any]], *, offset: int = 0, total: int | None = None
-) -> bytes:
+def page(stream: str, records: Sequence[dict[str, Any]], *, offset: int = 0, total: int | None = None) -> bytes:
     """A response body as the API sends it, as raw bytes."""
     key, meta_key = _PAGE_KEYS[stream]
     meta: dict[str, Any] = {"count": len(records)}

@@ -56,12 +56,12 @@ def test_reconciler_streams_batches_on_one_connection(warehouse: Warehouse) -> N
         rec.add(page("contacts", [contact(2)]))
         result = rec.finish(at=at)
         assert result.marked_deleted == 2
-        assert con.execute(
-            "SELECT DISTINCT deleted_at FROM contacts WHERE deleted_at IS NOT NULL"
-        ).fetchall() == [(at,)]
-        assert con.execute(
-            "SELECT operation, deleted FROM _load_log ORDER BY load_id DESC LIMIT 1"
-        ).fetchall() == [("reconcile", 2)]
+        assert con.execute("SELECT DISTINCT deleted_at FROM contacts WHERE deleted_at IS NOT NULL").fetchall() == [
+            (at,)
+        ]
+        assert con.execute("SELECT operation, deleted FROM _load_log ORDER BY load_id DESC LIMIT 1").fetchall() == [
+            ("reconcile", 2)
+        ]
 
 
 def test_mark_deleted_ignores_unknown_and_already_deleted_ids(warehouse: Warehouse) -> None:

@@ -61,9 +61,7 @@ def test_several_pages_and_records_in_one_batch(warehouse: Warehouse) -> None:
 
 def test_same_id_twice_in_a_batch_keeps_the_last_copy(warehouse: Warehouse) -> None:
     old, new = contact(7), contact(7, revision=3)
-    result = warehouse.upsert_batch(
-        "contacts", [page("contacts", [old]), page("contacts", [contact(8), new])]
-    )
+    result = warehouse.upsert_batch("contacts", [page("contacts", [old]), page("contacts", [contact(8), new])])
     assert (result.fetched, result.inserted, result.duplicates) == (3, 2, 1)
     assert _rows(warehouse, "SELECT revision FROM contacts WHERE id = ?", [old["id"]]) == [(3,)]
 
@@ -84,9 +82,9 @@ def test_revived_merged_contact_loses_merged_into(warehouse: Warehouse) -> None:
     assert _rows(warehouse, "SELECT merged_into, deleted_at IS NOT NULL FROM contacts WHERE id = ?",
                  [contact(1)["id"]]) == [(contact(0)["id"], True)]  # fmt: skip
     warehouse.upsert_batch("contacts", page("contacts", [contact(1)]))
-    assert _rows(
-        warehouse, "SELECT merged_into, deleted_at FROM contacts WHERE id = ?", [contact(1)["id"]]
-    ) == [(None, None)]
+    assert _rows(warehouse, "SELECT merged_into, deleted_at FROM contacts WHERE id = ?", [contact(1)["id"]]) == [
+        (None, None)
+    ]
 
 
 def test_contact_typed_columns(warehouse: Warehouse) -> None:
@@ -196,9 +194,7 @@ def _malformed() -> list[dict[str, Any]]:
 
 def test_malformed_records_are_quarantined_with_reasons(warehouse: Warehouse) -> None:
     good = [contact(10), contact(11)]
-    result = warehouse.upsert_batch(
-        "contacts", page("contacts", [good[0], *_malformed(), good[1]]), run_id="r1"
-    )
+    result = warehouse.upsert_batch("contacts", page("contacts", [good[0], *_malformed(), good[1]]), run_id="r1")
     assert (result.fetched, result.inserted, result.rejected) == (7, 2, 5)
     rejected = _rows(
         warehouse,

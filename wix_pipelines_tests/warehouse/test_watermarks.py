@@ -37,9 +37,7 @@ def test_watermark_and_load_log_commit_with_the_rows(warehouse: Warehouse) -> No
     assert log == [("contacts", "upsert", "run-1", 1, 1, 1, None, "2024-01-01T00:00:00Z")]
 
 
-def test_failure_mid_batch_rolls_back_rows_and_watermark(
-    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failure_mid_batch_rolls_back_rows_and_watermark(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
     warehouse.upsert_batch("contacts", page("contacts", [contact(0)]), watermark="w1")
 
     def boom(*args: object, **kwargs: object) -> int:

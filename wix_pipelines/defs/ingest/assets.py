@@ -5,7 +5,6 @@ parallel runs and backfills queue instead of failing on DuckDB's file lock. Afte
 snapshot is republished.
 """
 
-
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -80,11 +79,19 @@ def build_pull_asset(stream: Stream) -> dg.AssetsDefinition:
         check_specs=_check_specs(stream),
     )
     def _pull(
-        context: dg.AssetExecutionContext, config: PullConfig, wix: WixApiResource, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext,
+        config: PullConfig,
+        wix: WixApiResource,
+        warehouse: WarehouseResource,
     ) -> Iterator[dg.MaterializeResult]:
         with wix.get_client() as client:
             report = pull_stream(
-                client, warehouse.get(), stream.name, config.options(), run_id=context.run_id, progress=context.log.info
+                client,
+                warehouse.get(),
+                stream.name,
+                config.options(),
+                run_id=context.run_id,
+                progress=context.log.info,
             )
         with warehouse.get().connect() as con:
             row_count = live_row_count(con, stream.name)
@@ -101,9 +108,7 @@ def build_pull_asset(stream: Stream) -> dg.AssetsDefinition:
                     )
                 )
         warehouse.publish_snapshot()
-        yield dg.MaterializeResult(
-            metadata=report_metadata(report, row_count, preview), check_results=check_results
-        )
+        yield dg.MaterializeResult(metadata=report_metadata(report, row_count, preview), check_results=check_results)
 
     return _pull
 

@@ -5,7 +5,6 @@ re-read one day of one stream each and upsert it. They are idempotent and leave 
 records a materialization of the asset it wrote so the asset's history shows the backfill.
 """
 
-
 import os
 
 import dagster as dg
