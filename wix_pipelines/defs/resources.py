@@ -89,12 +89,16 @@ class WarehouseResource(dg.ConfigurableResource):
 
     path: str = Field(default=str(DEFAULT_WAREHOUSE_PATH), description="The read-write warehouse file.")
     snapshot_path: str = Field(default=str(DEFAULT_SNAPSHOT_PATH), description="The file analysts open.")
+    lock_timeout_s: float = Field(
+        default=900.0,
+        description="How long a writer outside the Dagster pool (e.g. a CLI run) waits for the file lock.",
+    )
 
     def get(self) -> Warehouse:
-        return Warehouse(self.path)
+        return Warehouse(self.path, lock_timeout=self.lock_timeout_s)
 
     def publish_snapshot(self) -> None:
-        publish_snapshot(self.path, self.snapshot_path)
+        publish_snapshot(self.path, self.snapshot_path, lock_timeout=self.lock_timeout_s)
 
 
 def warehouse_from_env() -> WarehouseResource:
