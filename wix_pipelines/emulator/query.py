@@ -259,6 +259,7 @@ class CompiledFilter:
     predicate: Predicate | None  # None: matches everything
     key: bytes  # canonical text of the validated filter, for caches and cursors
     created_range: tuple[str | None, bool, str | None, bool] | None  # only-createdDate filters: fast path
+    id_lookup: list[str] | None = None  # filter is exactly `id` $eq/$in: fetch by key instead of scanning
 
 
 def compile_filter(spec: QuerySpec, raw: Any) -> CompiledFilter:
@@ -270,7 +271,23 @@ def compile_filter(spec: QuerySpec, raw: Any) -> CompiledFilter:
     predicate = _compile_node(spec, raw, bounds, top=True)
     key = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     created = (bounds["lo"], bounds["lo_inc"], bounds["hi"], bounds["hi_inc"]) if bounds["only_created"] else None
-    return CompiledFilter(predicate, key, created)
+    return CompiledFilter(predicate, key, created, _id_lookup(raw))
+
+
+def _id_lookup(raw: dict[str, Any]) -> list[str] | None:
+    """Ids named by a filter that is only `{"id": x}`, `{"id": {"$eq": x}}` or `{"id": {"$in": [...]}}`."""
+    if list(raw) != ["id"]:
+        return None
+    cond = raw["id"]
+    if isinstance(cond, str):
+        return [cond]
+    if isinstance(cond, dict) and len(cond) == 1:
+        value = cond.get(EQ, cond.get(IN))
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+    return None
 
 
 def _compile_node(spec: QuerySpec, node: Any, bounds: dict[str, Any], top: bool) -> Predicate:

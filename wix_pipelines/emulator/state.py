@@ -21,6 +21,9 @@ from wix_pipelines.emulator.faults import FaultInjector
 from wix_pipelines.emulator.store import Collection, Record
 from wix_pipelines.emulator.timeutil import normalize_iso, now_iso
 
+# Every emitted event is kept for tests to replay; a long-running CLI emulator under a write benchmark must not
+# grow without bound, so the oldest are dropped past this many.
+MAX_KEPT_EVENTS = 200_000
 COLLECTIONS = ("contacts", "extended_fields", "reviews", "ratings", "review_requests", "orders")
 
 
@@ -287,6 +290,8 @@ class EmulatorState:
             )
             token = webhooks.sign_envelope(envelope, self.private_key, self.config.app_id)
             self.events.append((envelope, token))
+            if len(self.events) > MAX_KEPT_EVENTS:
+                del self.events[: len(self.events) - MAX_KEPT_EVENTS // 2]
             self.dispatcher.submit(token)
             return envelope
 

@@ -174,6 +174,12 @@ class Collection:
             return ids
         records = self.records
         predicate = flt.predicate
+        if flt.id_lookup is not None:
+            # Lookups by id (a sync checking a batch of known ids) must not scan the whole collection.
+            found = [rid for rid in dict.fromkeys(flt.id_lookup) if rid in records]
+            if extra is not None:
+                found = [rid for rid in found if extra(records[rid])]
+            return sort_ids(spec, sort, found, records)
         # For a createdDate sort, walk the index so the result comes out sorted without a sort call.
         candidates = [rid for _, rid in self._created] if sort.is_created_only else list(records)
         if predicate is not None or extra is not None:
