@@ -38,7 +38,7 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff format --check wix_pipelines wix_pipelines_tests bench
 
 test: setup lint
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
 
 emulator: $(INSTALLED)
 	$(PY) -m wix_pipelines.cli emulator --port $(EMULATOR_PORT) --seed 1 --contacts 5000 --reviews 10000 --ratings 15000

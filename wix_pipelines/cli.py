@@ -1,4 +1,4 @@
-"""The `wix-pipelines` command: the emulator, the demo, and (later) the webhook receiver."""
+"""The `wix-pipelines` command: the emulators, the demo and the webhook receiver."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ def build_parser() -> argparse.ArgumentParser:
     from wix_pipelines.demo import add_demo_parser
 
     add_demo_parser(subparsers)
+
+    from wix_pipelines.webhooks.cli import add_webhooks_parser
+
+    add_webhooks_parser(subparsers)
+
+    from wix_pipelines.emulator.external.cli import add_external_emulator_parser
+
+    add_external_emulator_parser(subparsers)
     return parser
 
 
@@ -30,6 +38,14 @@ def main(argv: list[str] | None = None) -> int:
         from wix_pipelines.emulator.cli import run_emulator_command
 
         return run_emulator_command(args)
+    if args.command == "webhooks":
+        from wix_pipelines.webhooks.cli import run_webhooks_command
+
+        return run_webhooks_command(args)
+    if args.command == "external-emulator":
+        from wix_pipelines.emulator.external.cli import run_external_emulator_command
+
+        return run_external_emulator_command(args)
     from wix_pipelines.demo import run_demo_command
 
     return run_demo_command(args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr, model_validator
+from pydantic import SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_API_BASE_URL = "https://www.wixapis.com"
@@ -25,7 +25,8 @@ class ConfigurationError(ValueError):
 class WixSettings(BaseSettings):
     """`WIX_*` environment variables. Secrets are `SecretStr`: their repr and str are masked."""
 
-    model_config = SettingsConfigDict(env_prefix="WIX_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a validation error must not echo the values it was given (they include secrets).
+    model_config = SettingsConfigDict(env_prefix="WIX_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     api_base_url: str = DEFAULT_API_BASE_URL
     api_key: SecretStr | None = None
@@ -62,7 +63,16 @@ class WixSettings(BaseSettings):
         return "api_key" if self.api_key is not None else "none"
 
 
+def load_settings() -> WixSettings:
+    """Read and validate the environment; a problem is one `ConfigurationError` naming what to set."""
+    try:
+        return WixSettings()
+    except ValidationError as exc:
+        problems = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+        raise ConfigurationError(f"invalid Wix configuration: {problems}") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> WixSettings:
     """The process-wide settings, read and validated on first use."""
-    return WixSettings()
+    return load_settings()

@@ -6,7 +6,6 @@ secret set and the UI shows only the variable's name.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from wix_pipelines.settings import DEFAULT_API_BASE_URL, DEFAULT_SNAPSHOT_PATH, DEFAULT_WAREHOUSE_PATH
+from wix_pipelines.settings import DEFAULT_API_BASE_URL, DEFAULT_SNAPSHOT_PATH, DEFAULT_WAREHOUSE_PATH, get_settings
 from wix_pipelines.warehouse import Warehouse, publish_snapshot
 from wix_pipelines.wix import WixClient
 from wix_pipelines.wix.transport import RetryPolicy
@@ -55,32 +54,26 @@ class WixApiResource(dg.ConfigurableResource):
             yield client
 
 
-def _env_or_default(name: str, default: str) -> str | dg.EnvVar:
-    """An EnvVar when the variable is set (resolved at run time), else the default, so loading never fails."""
-    return dg.EnvVar(name) if name in os.environ else default
-
-
 def wix_api_from_env() -> WixApiResource:
-    """The resource as the deployment configures it: API key or OAuth app, chosen by which variables exist.
+    """The resource as the environment configures it: API key or OAuth app, chosen by which variables exist.
 
-    Only the *names* of secret variables are looked at here; their values are read by Dagster at run time.
+    `WixSettings` validates the environment once (a half-configured OAuth app fails here, at load, not mid-run);
+    secret values are never copied from it: they are handed over as `EnvVar`s that Dagster reads at run time.
     """
-    base_url = _env_or_default("WIX_API_BASE_URL", DEFAULT_API_BASE_URL)
-    rate_limit = int(os.environ.get("WIX_RATE_LIMIT_PER_MINUTE", "200"))
-    if "WIX_APP_ID" in os.environ:
+    settings = get_settings()
+    common: dict[str, Any] = {
+        "base_url": settings.api_base_url,
+        "rate_limit_per_minute": settings.rate_limit_per_minute,
+    }
+    if settings.auth_mode == "oauth":
         return WixApiResource(
-            base_url=base_url,
-            app_id=dg.EnvVar("WIX_APP_ID"),
+            **common,
+            app_id=settings.app_id,
             app_secret=dg.EnvVar("WIX_APP_SECRET"),
-            instance_id=dg.EnvVar("WIX_INSTANCE_ID"),
-            rate_limit_per_minute=rate_limit,
+            instance_id=settings.instance_id,
         )
     return WixApiResource(
-        base_url=base_url,
-        api_key=dg.EnvVar("WIX_API_KEY"),
-        site_id=_env_or_default("WIX_SITE_ID", "") or None,
-        account_id=os.environ.get("WIX_ACCOUNT_ID"),
-        rate_limit_per_minute=rate_limit,
+        **common, api_key=dg.EnvVar("WIX_API_KEY"), site_id=settings.site_id, account_id=settings.account_id
     )
 
 
@@ -102,7 +95,5 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 def warehouse_from_env() -> WarehouseResource:
-    return WarehouseResource(
-        path=os.environ.get("WIX_WAREHOUSE_PATH", str(DEFAULT_WAREHOUSE_PATH)),
-        snapshot_path=os.environ.get("WIX_SNAPSHOT_PATH", str(DEFAULT_SNAPSHOT_PATH)),
-    )
+    settings = get_settings()
+    return WarehouseResource(path=str(settings.warehouse_path), snapshot_path=str(settings.snapshot_path))

@@ -28,6 +28,16 @@ from wix_pipelines.emulator.store import Collection, Record
 _CURSOR_KEY = b"wix-emulator-cursor-v1"
 
 
+def envelope(items_key: str, parts: list[bytes], metadata_key: str, metadata: bytes) -> bytes:
+    """`{"<items>":[...],"<metadata>":{...}}` in a single join: a 1000-contact page is ~1.7 MB, and every
+    intermediate `bytes` concatenation would copy all of it again."""
+    seq: list[bytes] = [b","] * (2 * len(parts) - 1) if parts else []
+    seq[0::2] = parts
+    head = b'{"' + items_key.encode() + b'":['
+    tail = b'],"' + metadata_key.encode() + b'":' + metadata + b"}"
+    return b"".join([head, *seq, tail])
+
+
 def parse_limit(spec: QuerySpec, raw: Any) -> int:
     if raw is None or raw == "" or raw == 0:
         return spec.default_limit
@@ -70,9 +80,8 @@ def offset_page(
     ids = collection.matching_ids(spec, flt, sort)
     page = ids[offset : offset + limit]
     dump = serialize or collection.json
-    items = b"[" + b",".join([dump(i) for i in page]) + b"]"
     meta = orjson.dumps({"count": len(page), "offset": offset, "total": len(ids), "tooManyToCount": False})
-    return b'{"' + items_key.encode() + b'":' + items + b',"' + metadata_key.encode() + b'":' + meta + b"}"
+    return envelope(items_key, [dump(i) for i in page], metadata_key, meta)
 
 
 def _sign(payload: bytes) -> str:
@@ -153,10 +162,8 @@ def cursor_page(
             "a": plain_position(pos(records[page[-1]])),
         }
         next_cursor = _sign(orjson.dumps(payload))
-    items = collection.json_array(page)
     meta: dict[str, Any] = {"count": len(page), "cursors": {"next": next_cursor, "prev": None}}
     if has_next_field:
         meta["hasNext"] = next_cursor is not None
-    return (
-        b'{"' + items_key.encode() + b'":' + items + b',"' + metadata_key.encode() + b'":' + orjson.dumps(meta) + b"}"
-    )
+    json = collection.json
+    return envelope(items_key, [json(i) for i in page], metadata_key, orjson.dumps(meta))

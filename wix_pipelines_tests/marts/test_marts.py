@@ -8,9 +8,13 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+from dagster._core.definitions.declarative_automation.automation_condition_tester import (
+    EvaluateAutomationConditionsResult,
+)
 
 from wix_pipelines.defs.alerts.resources import AlertsResource
 from wix_pipelines.defs.ingest.assets import pull_assets
+from wix_pipelines.defs.resources import WarehouseResource, WixApiResource
 from wix_pipelines.defs.marts import MARTS_GROUP, mart_assets, marts_automation_sensor
 from wix_pipelines.warehouse import Warehouse
 from wix_pipelines.warehouse.marts import MARTS, table_columns
@@ -271,8 +275,13 @@ def test_every_mart_has_the_documented_columns_and_lands_in_the_analysts_snapsho
             assert con.execute(f"SELECT count(*) FROM {mart.name}").fetchall()[0][0] == expected, mart.name
 
 
+def _defs() -> dg.Definitions:
+    resources = {"wix": WixApiResource(), "warehouse": WarehouseResource(), "alerts": AlertsResource()}
+    return dg.Definitions(assets=[*pull_assets, *mart_assets], resources=resources)
+
+
 def test_marts_are_in_their_group_in_the_warehouse_pool_and_depend_on_the_raw_assets() -> None:
-    defs = dg.Definitions(assets=[*pull_assets, *mart_assets])
+    defs = _defs()
     graph = defs.resolve_asset_graph()
     for spec in (s for a in mart_assets for s in a.specs):
         node = graph.get(spec.key)
@@ -288,13 +297,20 @@ def test_marts_are_in_their_group_in_the_warehouse_pool_and_depend_on_the_raw_as
     assert marts_automation_sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
+def _requested(result: EvaluateAutomationConditionsResult) -> set[str]:
+    return {mart for mart in MARTS if result.get_num_requested(dg.AssetKey(mart))}
+
+
 def test_marts_are_requested_after_their_raw_inputs_are_updated() -> None:
-    assets = [*pull_assets, *mart_assets]
+    assets = _defs()
     with dg.instance_for_test() as instance:
+        # Nothing is requested while the raw tables have never been loaded.
+        baseline = dg.evaluate_automation_conditions(defs=assets, instance=instance)
+        assert baseline.total_requested == 0
         for raw in ("contacts", "reviews", "ratings", "review_requests"):
             instance.report_runless_asset_event(dg.AssetMaterialization(raw))
-        first = dg.evaluate_automation_conditions(defs=assets, instance=instance)
-        assert {k.to_user_string() for k in first.get_requested_asset_keys()} == set(MARTS)
+        first = dg.evaluate_automation_conditions(defs=assets, instance=instance, cursor=baseline.cursor)
+        assert _requested(first) == set(MARTS)
         for mart in MARTS:  # as if the requested run succeeded
             instance.report_runless_asset_event(dg.AssetMaterialization(mart))
 
@@ -303,7 +319,7 @@ def test_marts_are_requested_after_their_raw_inputs_are_updated() -> None:
 
         instance.report_runless_asset_event(dg.AssetMaterialization("ratings"))
         after_ratings = dg.evaluate_automation_conditions(defs=assets, instance=instance, cursor=quiet.cursor)
-        assert {k.to_user_string() for k in after_ratings.get_requested_asset_keys()} == {"rating_summaries"}
+        assert _requested(after_ratings) == {"rating_summaries"}
 
 
 @pytest.mark.parametrize("threshold", [0, 7])

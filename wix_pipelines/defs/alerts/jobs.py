@@ -1,6 +1,5 @@
 """The delivery job: one op that sends every pending low-rating alert once to each configured channel."""
 
-
 import dagster as dg
 
 from wix_pipelines.alerts import deliver_pending

@@ -6,7 +6,6 @@ after its write. Declarative automation (`eager`) rebuilds a mart once its input
 automation sensor that evaluates it is on by default (`marts_automation_sensor`).
 """
 
-
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,9 +30,7 @@ AUTOMATION = dg.AutomationCondition.eager()
 
 
 def _column_schema(mart: str) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(c.name, c.sql_type, description=c.doc) for c in MARTS[mart].columns]
-    )
+    return dg.TableSchema(columns=[dg.TableColumn(c.name, c.sql_type, description=c.doc) for c in MARTS[mart].columns])
 
 
 def _materialize(
