@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 
@@ -48,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_external_emulator_command(args)
     from wix_pipelines.demo import run_demo_command
 
-    return run_demo_command(args)
+    try:
+        return run_demo_command(args)
+    finally:
+        # DuckDB 2.0's bindings print "nanobind: leaked ..." at exit while reference cycles from the run (httpx
+        # responses) are still uncollected; collecting them first keeps the demo's summary the last thing shown.
+        gc.collect()
 
 
 if __name__ == "__main__":

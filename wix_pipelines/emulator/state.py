@@ -139,6 +139,8 @@ class EmulatorState:
             # A big seed is millions of small objects: the cyclic GC would rescan them all, over and over,
             # while seeding and later while serving (multi-second pauses at 100k contacts). Seeded records
             # hold no cycles, so pause the GC while loading and then freeze them out of its generations.
+            config = self.config
+            big = config.contacts + config.reviews + config.ratings + config.review_requests >= 10_000
             was_enabled = gc.isenabled()
             gc.disable()
             try:
@@ -146,7 +148,8 @@ class EmulatorState:
             finally:
                 if was_enabled:
                     gc.enable()
-                gc.freeze()
+                if big:  # small seeds don't need it, and freezing keeps a test process's garbage forever
+                    gc.freeze()
 
     def reset(self) -> None:
         """Back to the freshly seeded state: data, tokens, stats, scripted faults and recorded events."""
