@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from wix_pipelines.emulator.errors import ApiError
 from wix_pipelines.emulator.faults import FaultDecision
 from wix_pipelines.emulator.state import EmulatorState, api_key_identity
 
+log = logging.getLogger(__name__)
 Handler = Callable[[Ctx], Any]
 JSON = "application/json"
 ADMIN_PREFIX = "/_emulator"
@@ -128,6 +130,10 @@ def make_endpoint(handler: Handler, public: bool) -> Callable[[Request], Any]:
                 result = handler(ctx)
         except ApiError as exc:
             return error_response(exc)
+        except Exception as exc:
+            # An emulator bug must still look like a Wix 500 (envelope, request id), and say what broke.
+            log.exception("emulator handler %s failed", handler.__qualname__)
+            return error_response(ApiError(500, "INTERNAL", f"emulator error: {type(exc).__name__}: {exc}"))
         if isinstance(result, Response):
             return result
         content = result if isinstance(result, bytes) else orjson.dumps(result)

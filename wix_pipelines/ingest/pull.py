@@ -29,6 +29,7 @@ from wix_pipelines.warehouse import (
     ADVANCE_TO_MAX_CREATED,
     IdReconciler,
     Warehouse,
+    Watermark,
     get_watermark,
     upsert_batch,
 )
@@ -150,14 +151,13 @@ def _window_text(window: PageWindow) -> dict[str, str | None]:
     }
 
 
-def _plan(stream_name: str, watermark: Any, options: PullOptions) -> tuple[str, PageWindow]:
-    if watermark is None or watermark.value is None:
+def _plan(stream_name: str, watermark: Watermark | None, options: PullOptions) -> tuple[str, PageWindow]:
+    since = _parse(watermark.value) if watermark else None
+    if watermark is None or since is None:
         return "full", PageWindow()
     if options.reconcile:
         return "reconcile", PageWindow()
     stream = STREAMS[stream_name]
-    since = _parse(watermark.value)
-    assert since is not None
     updated_since = _parse(watermark.details.get("updated_since")) if stream.filters_updated_date else None
     return "incremental", PageWindow(
         created_since=since - options.lookback,

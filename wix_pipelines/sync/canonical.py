@@ -79,7 +79,6 @@ def contact_info(
     Only mapped sub-objects are sent (PATCH replaces a given sub-object wholesale, SPEC.md §3.3): the name, the
     primary email/phone (other items of those lists are kept as they are), company and job title.
     """
-    reverse = {ext: path for path, ext in config.contacts.items()}
     cur_info: dict[str, Any] = copy.deepcopy(dict((current or {}).get("info") or {}))
     info: dict[str, Any] = {}
 
@@ -117,16 +116,20 @@ def contact_info(
     for path, key in (("info.company", "company"), ("info.jobTitle", "jobTitle")):
         if path in config.contacts:
             info[key] = value(path)
-    del reverse
     return info
 
 
 def review_content(content: Mapping[str, Any], config: SyncConfig) -> dict[str, Any]:
-    """Wix ``content`` of a review (title, body, rating) from external content; moderation is separate."""
+    """Wix ``content`` of a review from external content; moderation is separate.
+
+    Title and body are always present (None clears them on update); a missing rating is left out (required).
+    """
     out: dict[str, Any] = {}
     for path, ext in config.reviews.items():
-        if path.startswith("content.") and content.get(ext) is not None:
-            out[path.split(".", 1)[1]] = content[ext]
+        if path.startswith("content."):
+            key = path.split(".", 1)[1]
+            if content.get(ext) is not None or key != "rating":
+                out[key] = content.get(ext)
     return out
 
 

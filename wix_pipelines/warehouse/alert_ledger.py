@@ -105,9 +105,7 @@ def _record(
         )
 
 
-def record_delivered(
-    con: duckdb.DuckDBPyConnection, alert_id: str, channel: str, *, run_id: str | None = None
-) -> None:
+def record_delivered(con: duckdb.DuckDBPyConnection, alert_id: str, channel: str, *, run_id: str | None = None) -> None:
     _record(con, alert_id, channel, delivered=True, error=None, run_id=run_id)
 
 

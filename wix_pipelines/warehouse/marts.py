@@ -3,6 +3,8 @@
 No Dagster here: `wix_pipelines.defs.marts` calls these builders and reports what they return. Every builder
 takes an open read-write connection, reads only live raw rows (`deleted_at IS NULL`) and writes one table.
 
+* No table is sorted on write (a sort of 800k wide rows costs about as much as the ranking itself): the
+  previews and the exports order what they read.
 * Marts that read typed columns only (`helpfulness_rankings`, `low_rating_alerts`, `rating_summaries`,
   `subscribed_contacts`) are recomputed in full with `CREATE OR REPLACE TABLE`: a scan of typed columns over
   1M rows takes well under a second, and a full rebuild cannot drift from its inputs.
@@ -240,7 +242,6 @@ WITH published AS (
   FROM main.reviews WHERE {_PUBLISHED}
 )
 SELECT {select} FROM published
-ORDER BY namespace, entity_id, entity_rank
 """
     )
     rows, entities, top = con.execute(
@@ -317,9 +318,7 @@ def build_review_media(con: duckdb.DuckDBPyConnection, *, full_refresh: bool = F
     """
     with transaction(con):
         con.execute(_MART_STATE_DDL)
-        state = con.execute(
-            "SELECT version, source_mark FROM main._mart_state WHERE mart = 'review_media'"
-        ).fetchall()
+        state = con.execute("SELECT version, source_mark FROM main._mart_state WHERE mart = 'review_media'").fetchall()
         exists = _count(
             con,
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
@@ -339,9 +338,7 @@ def build_review_media(con: duckdb.DuckDBPyConnection, *, full_refresh: bool = F
                 f"OR review_id NOT IN (SELECT id FROM main.reviews WHERE {_PUBLISHED} AND media_count > 0)",
                 [previous],
             )
-            con.execute(
-                f"INSERT INTO main.review_media {_review_media_select('_loaded_at >= $1')}", [previous]
-            )
+            con.execute(f"INSERT INTO main.review_media {_review_media_select('_loaded_at >= $1')}", [previous])
         else:  # the previous build saw no reviews at all: everything is new
             con.execute(f"INSERT INTO main.review_media {_review_media_select('TRUE')}")
         con.execute(
@@ -397,7 +394,6 @@ def build_low_rating_alerts(
 CREATE OR REPLACE TABLE main.low_rating_alerts AS
 SELECT {select} FROM (SELECT *, {text} AS txt FROM main.reviews
   WHERE deleted_at IS NULL AND rating < $threshold AND coalesce(moderation_status, '') <> 'REJECTED')
-ORDER BY created_date, id
 """,
         {"threshold": threshold, "dashboard_url": dashboard_url},
     )
@@ -448,7 +444,6 @@ WHERE 'SUBSCRIBED' IN (primary_status, ext_status)
   AND email IS NOT NULL
 -- Email services key on the address: one row per address, the most recently updated contact wins.
 QUALIFY row_number() OVER (PARTITION BY lower(email) ORDER BY updated_date DESC NULLS LAST, id) = 1
-ORDER BY email
 """
     )
     rows, both = con.execute(
@@ -544,12 +539,9 @@ UNION ALL
 SELECT {from_reviews} FROM (SELECT namespace, entity_id, rating AS value, created_date FROM main.reviews
   WHERE {_PUBLISHED} AND rating IS NOT NULL)
 GROUP BY namespace, entity_id
-ORDER BY source, namespace, rating_group, entity_id, attribute_name
 """
     )
-    per_source = dict(
-        con.execute("SELECT source, count(*) FROM main.rating_summaries GROUP BY source").fetchall()
-    )
+    per_source = dict(con.execute("SELECT source, count(*) FROM main.rating_summaries GROUP BY source").fetchall())
     return MartResult(
         "rating_summaries",
         sum(per_source.values()),

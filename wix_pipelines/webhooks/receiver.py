@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+
 import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool

@@ -75,7 +75,7 @@ def test_an_alert_is_delivered_once_across_two_runs(tmp_path: Path, instance: dg
 
         # A re-run of the asset: a new materialization, a new delivery run, but nothing is sent twice.
         materialize(tmp_path, "low_rating_alerts", alerts=alerts, instance=instance)
-        requests_again, cursor_again = _tick(instance, cursor)
+        requests_again, _ = _tick(instance, cursor)
         assert len(requests_again) == 1 and requests_again[0].run_key != requests[0].run_key
         assert _deliver(tmp_path, alerts, instance, requests_again[0]).success
 
@@ -105,9 +105,7 @@ def test_a_new_low_rating_after_delivery_is_the_only_one_sent(tmp_path: Path, in
     assert [line["alert_id"] for line in _outbox(tmp_path)] == ["first", "second"]
 
 
-def test_a_delivery_that_fails_once_is_retried_and_delivered_once(
-    tmp_path: Path, instance: dg.DagsterInstance
-) -> None:
+def test_a_delivery_that_fails_once_is_retried_and_delivered_once(tmp_path: Path, instance: dg.DagsterInstance) -> None:
     load(tmp_path, "reviews", [review("bad", rating=1)])
     with running_receiver(fail_first=1) as receiver:
         alerts = _alerts(tmp_path, receiver)
@@ -166,8 +164,11 @@ def test_alerts_of_reviews_before_deliver_since_are_never_sent(tmp_path: Path, i
     load(
         tmp_path,
         "reviews",
-        [review("old", rating=1, created="2024-01-01T00:00:00.000Z"), review("new", rating=1, created="2025-06-01T00:00:00.000Z")],
-    )  # fmt: skip
+        [
+            review("old", rating=1, created="2024-01-01T00:00:00.000Z"),
+            review("new", rating=1, created="2025-06-01T00:00:00.000Z"),
+        ],
+    )
     alerts = _alerts(tmp_path, None, deliver_since="2025-01-01T00:00:00Z")
     materialize(tmp_path, "low_rating_alerts", alerts=alerts, instance=instance)
     assert _deliver(tmp_path, alerts, instance).success
@@ -180,7 +181,9 @@ def test_the_webhook_url_stays_out_of_reprs_and_logs() -> None:
     channel.close()
 
 
-def test_the_delivery_job_does_nothing_before_the_alerts_table_exists(tmp_path: Path, instance: dg.DagsterInstance) -> None:
+def test_the_delivery_job_does_nothing_before_the_alerts_table_exists(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
     Warehouse(warehouse_resource(tmp_path).path).ensure_schema()
     assert _deliver(tmp_path, _alerts(tmp_path, None), instance).success
     assert _outbox(tmp_path) == []

@@ -161,8 +161,9 @@ def test_the_rate_limiter_spaces_requests(make_client: Callable[..., WixClient])
     started = time.monotonic()
     for _ in range(6):
         client.contacts.query_page(limit=1)
+    # Six requests at one per 50 ms cannot finish in under 5 intervals, however fast or slow each request is
+    # (how much of that the limiter itself waited depends on the machine's load, so it is not asserted).
     assert time.monotonic() - started >= 0.25
-    assert client.rate_limiter is not None and client.rate_limiter.total_wait_s >= 0.2
 
 
 def test_cursor_follow_ups_carry_only_the_cursor(

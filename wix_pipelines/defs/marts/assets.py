@@ -1,13 +1,17 @@
 """The derived assets (group `wix_marts`): one DuckDB table each, rebuilt when their raw inputs change.
 
-The SQL lives in `wix_pipelines.warehouse.marts`; this module wires it into Dagster. Every asset writes the
-warehouse file, so every asset is in the `duckdb_warehouse` pool and republishes the analysts' snapshot
-after its write. Declarative automation (`eager`) rebuilds a mart once its inputs are newer than it, and the
-automation sensor that evaluates it is on by default (`marts_automation_sensor`).
+The SQL lives in `wix_pipelines.warehouse.marts`; this module wires it into Dagster.
+
+The five marts are one subsettable multi-asset rather than five assets: each mart is still its own node in
+the lineage graph (own deps, description, metadata, automation), but a run that rebuilds several of them does
+it in one step, on one connection, and republishes the analysts' snapshot once at the end instead of once per
+mart (a publish copies the whole warehouse, which on 1M reviews costs more than all five marts together).
+It writes the warehouse file, so it is in the `duckdb_warehouse` pool. Declarative automation (`eager`)
+rebuilds a mart once its inputs are newer than it; the sensor that evaluates it is on by default.
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,115 +26,104 @@ from wix_pipelines.warehouse import marts
 from wix_pipelines.warehouse.marts import MARTS, MartResult
 
 MARTS_GROUP = "wix_marts"
+MARTS_OP = "wix_marts"
 EXPORTS_DIR_NAME = "exports"  # data/exports/, next to the warehouse file
 
 # Rebuild as soon as any raw input was updated (and none is missing or being written). The marts are cheap
-# full recomputes, so there is no reason to wait for a cron tick.
+# recomputes, so there is no reason to wait for a cron tick.
 AUTOMATION = dg.AutomationCondition.eager()
+
+# Raw inputs of each mart: the lineage edges, and what eager automation watches.
+MART_DEPS: dict[str, list[str]] = {
+    "helpfulness_rankings": ["reviews"],
+    "review_media": ["reviews"],
+    "low_rating_alerts": ["reviews"],
+    "subscribed_contacts": ["contacts"],
+    "rating_summaries": ["ratings", "reviews"],
+}
+MART_KINDS: dict[str, set[str]] = {"subscribed_contacts": {"duckdb", "sql", "csv", "parquet"}}
+
+
+class MartsConfig(dg.Config):
+    review_media_full_refresh: bool = Field(
+        default=False,
+        description="review_media: re-extract every review's media instead of only those written since the last build.",
+    )
 
 
 def _column_schema(mart: str) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(c.name, c.sql_type, description=c.doc) for c in MARTS[mart].columns])
 
 
-def _materialize(
-    warehouse: WarehouseResource,
-    mart: str,
-    build: Callable[[duckdb.DuckDBPyConnection], MartResult],
-    extra: Callable[[duckdb.DuckDBPyConnection], dict[str, Any]] | None = None,
-) -> dg.MaterializeResult:
-    """Build one mart in one connection, then republish the analysts' snapshot."""
-    started = time.perf_counter()
-    with warehouse.get().connect() as con:
-        result = build(con)
-        seconds = time.perf_counter() - started
-        metadata: dict[str, Any] = {
-            "dagster/row_count": result.rows,
-            "dagster/column_schema": _column_schema(mart),
-            "mode": result.mode,
-            "seconds_in_sql": round(seconds, 3),
-            "preview": dg.MetadataValue.md(marts.preview_markdown(con, mart)),
-            **(result.details or {}),
-        }
-        if extra is not None:
-            metadata.update(extra(con))
-    warehouse.publish_snapshot()
-    return dg.MaterializeResult(metadata=metadata)
+def _specs() -> list[dg.AssetSpec]:
+    return [
+        dg.AssetSpec(
+            name,
+            group_name=MARTS_GROUP,
+            kinds=MART_KINDS.get(name, {"duckdb", "sql"}),
+            description=MARTS[name].doc,
+            deps=MART_DEPS[name],
+            automation_condition=AUTOMATION,
+            metadata={"dagster/column_schema": _column_schema(name)},
+        )
+        for name in MARTS
+    ]
 
 
-def _mart_asset(name: str, deps: list[str], **kwargs: object) -> Callable[..., dg.AssetsDefinition]:
-    kinds = kwargs.pop("kinds", {"duckdb", "sql"})
-    return dg.asset(
-        name=name,
-        group_name=MARTS_GROUP,
-        kinds=kinds,  # type: ignore[arg-type]
-        description=MARTS[name].doc,
-        deps=deps,
-        pool=WAREHOUSE_POOL,
-        automation_condition=AUTOMATION,
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
-@_mart_asset("helpfulness_rankings", ["reviews"])
-def helpfulness_rankings(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    return _materialize(warehouse, "helpfulness_rankings", marts.build_helpfulness_rankings)
-
-
-class ReviewMediaConfig(dg.Config):
-    full_refresh: bool = Field(
-        default=False, description="Re-extract every review's media instead of only those written since the last build."
-    )
-
-
-@_mart_asset("review_media", ["reviews"])
-def review_media(config: ReviewMediaConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    return _materialize(
-        warehouse, "review_media", lambda con: marts.build_review_media(con, full_refresh=config.full_refresh)
-    )
-
-
-@_mart_asset("low_rating_alerts", ["reviews"])
-def low_rating_alerts(warehouse: WarehouseResource, alerts: AlertsResource) -> dg.MaterializeResult:
-    """Materializing this table is what the delivery sensor watches; delivery itself is a separate job."""
-    return _materialize(
-        warehouse,
-        "low_rating_alerts",
-        lambda con: marts.build_low_rating_alerts(
+def _builders(
+    config: MartsConfig, alerts: AlertsResource
+) -> dict[str, Callable[[duckdb.DuckDBPyConnection], MartResult]]:
+    return {
+        "helpfulness_rankings": marts.build_helpfulness_rankings,
+        "review_media": lambda con: marts.build_review_media(con, full_refresh=config.review_media_full_refresh),
+        "low_rating_alerts": lambda con: marts.build_low_rating_alerts(
             con, threshold=alerts.rating_threshold, dashboard_url=alerts.dashboard_url()
         ),
-    )
+        "subscribed_contacts": marts.build_subscribed_contacts,
+        "rating_summaries": marts.build_rating_summaries,
+    }
 
 
-@_mart_asset("subscribed_contacts", ["contacts"], kinds={"duckdb", "sql", "csv", "parquet"})
-def subscribed_contacts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    export_dir = Path(warehouse.path).parent / EXPORTS_DIR_NAME
-
-    def exports(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-        exported = marts.export_table(con, "subscribed_contacts", export_dir)
-        context.log.info(f"exported {exported.rows} subscribed contacts to {exported.csv} and {exported.parquet}")
-        return {
-            "export_csv": dg.MetadataValue.path(str(exported.csv)),
-            "export_parquet": dg.MetadataValue.path(str(exported.parquet)),
-            "export_csv_bytes": exported.csv_bytes,
-            "export_parquet_bytes": exported.parquet_bytes,
-        }
-
-    return _materialize(warehouse, "subscribed_contacts", marts.build_subscribed_contacts, exports)
+def _export_metadata(con: duckdb.DuckDBPyConnection, export_dir: Path) -> dict[str, Any]:
+    exported = marts.export_table(con, "subscribed_contacts", export_dir)
+    return {
+        "export_csv": dg.MetadataValue.path(str(exported.csv)),
+        "export_parquet": dg.MetadataValue.path(str(exported.parquet)),
+        "export_csv_bytes": exported.csv_bytes,
+        "export_parquet_bytes": exported.parquet_bytes,
+    }
 
 
-@_mart_asset("rating_summaries", ["ratings", "reviews"])
-def rating_summaries(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    return _materialize(warehouse, "rating_summaries", marts.build_rating_summaries)
+@dg.multi_asset(name=MARTS_OP, specs=_specs(), can_subset=True, pool=WAREHOUSE_POOL)
+def wix_marts(
+    context: dg.AssetExecutionContext, config: MartsConfig, warehouse: WarehouseResource, alerts: AlertsResource
+) -> Iterator[dg.MaterializeResult]:
+    builders = _builders(config, alerts)
+    selected = [name for name in MARTS if dg.AssetKey(name) in context.selected_asset_keys]
+    results: list[dg.MaterializeResult] = []
+    with warehouse.get().connect() as con:
+        for name in selected:
+            started = time.perf_counter()
+            result = builders[name](con)
+            metadata: dict[str, Any] = {
+                "dagster/row_count": result.rows,
+                "mode": result.mode,
+                "seconds_in_sql": round(time.perf_counter() - started, 3),
+                "preview": dg.MetadataValue.md(marts.preview_markdown(con, name)),
+                **(result.details or {}),
+            }
+            if name == "subscribed_contacts":
+                metadata.update(_export_metadata(con, Path(warehouse.path).parent / EXPORTS_DIR_NAME))
+                context.log.info(f"exported {result.rows} subscribed contacts to {metadata['export_csv'].path}")
+            context.log.info(f"{name}: {result.rows} rows ({result.mode}) in {metadata['seconds_in_sql']} s")
+            results.append(dg.MaterializeResult(asset_key=name, metadata=metadata))
+    # Once for all the marts of this run; materializations are reported only after it succeeded, so a
+    # failed publish shows as a failed step rather than as marts the analysts cannot see yet.
+    warehouse.publish_snapshot()
+    yield from results
 
 
-mart_assets: list[dg.AssetsDefinition] = [
-    helpfulness_rankings,
-    review_media,
-    low_rating_alerts,
-    subscribed_contacts,
-    rating_summaries,
-]
+mart_assets: list[dg.AssetsDefinition] = [wix_marts]
 
 # Declarative automation is evaluated by a sensor; declaring it here with RUNNING turns it on by default
 # (Dagster's implicit default automation sensor starts stopped unless the instance says otherwise).

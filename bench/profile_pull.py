@@ -1,0 +1,180 @@
+"""Where a pull's time and memory go: one stream, no Dagster, phase by phase.
+
+    .venv/bin/python bench/profile_pull.py --stream contacts --contacts 100000
+    .venv/bin/python bench/profile_pull.py --stream ratings --ratings 200000 --pages-per-batch 50
+    .venv/bin/py-spy record -o /tmp/pull.svg -- .venv/bin/python bench/profile_pull.py --stream contacts
+
+Starts the emulator in its own process, then runs `pull_stream` (full, then a no-change pass) in this process
+with timers wrapped around its parts: HTTP requests (the prefetch thread), the consumer's wait for pages,
+`upsert_batch` (DuckDB), the id reconciliation, then the asset's epilogue (checks, preview, snapshot publish).
+Nothing of the project is changed: the timers wrap module attributes for this process only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+from emulator_process import EmulatorProcess, Sizes  # noqa: E402
+
+TIMES: dict[str, float] = defaultdict(float)
+COUNTS: dict[str, int] = defaultdict(int)
+_LOCK = threading.Lock()
+
+
+def _rss_mb() -> tuple[float, float]:
+    current = peak = 0.0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            current = int(line.split()[1]) / 1024
+        elif line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) / 1024
+    return round(current, 1), round(peak, 1)
+
+
+def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.monotonic()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with _LOCK:
+                TIMES[name] += time.monotonic() - start
+                COUNTS[name] += 1
+
+    return wrapper
+
+
+def timed_iter(name: str, it: Iterator[Any]) -> Iterator[Any]:
+    while True:
+        start = time.monotonic()
+        try:
+            item = next(it)
+        except StopIteration:
+            TIMES[name] += time.monotonic() - start
+            return
+        TIMES[name] += time.monotonic() - start
+        COUNTS[name] += 1
+        yield item
+
+
+def instrument() -> None:
+    import wix_pipelines.ingest.pull as pull
+    import wix_pipelines.wix.transport as transport
+
+    transport.Transport.request = timed("http request (prefetch thread)", transport.Transport.request)  # type: ignore[method-assign]
+    pull.upsert_batch = timed("upsert_batch (DuckDB, main thread)", pull.upsert_batch)  # type: ignore[attr-defined]
+    original_prefetch = pull.prefetch
+
+    def prefetch(items: Any, depth: int) -> Iterator[Any]:
+        return timed_iter("consumer waits for a page", original_prefetch(items, depth))
+
+    pull.prefetch = prefetch  # type: ignore[assignment]
+    for name in ("reconcile_ids", "IdReconciler"):
+        if hasattr(pull, name):
+            setattr(pull, name, timed(f"{name} (deletion pass)", getattr(pull, name)))
+
+
+def set_duckdb(threads: int | None, memory_limit: str | None) -> None:
+    """Experiment: settings on every warehouse connection (what a fix in `open_connection` would do)."""
+    import wix_pipelines.warehouse.connection as connection
+
+    original = connection.open_connection
+
+    def open_connection(*args: Any, **kwargs: Any) -> Any:
+        con = original(*args, **kwargs)
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
+        return con
+
+    connection.open_connection = open_connection  # type: ignore[assignment]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stream", default="contacts")
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--reviews", type=int, default=0)
+    parser.add_argument("--ratings", type=int, default=0)
+    parser.add_argument("--review-requests", type=int, default=0)
+    parser.add_argument("--pages-per-batch", type=int, default=None)
+    parser.add_argument("--prefetch-pages", type=int, default=None)
+    parser.add_argument("--duckdb-threads", type=int, default=None, help="experiment: SET threads")
+    parser.add_argument("--duckdb-memory-limit", default=None, help="experiment: SET memory_limit, e.g. 200MB")
+    parser.add_argument("--epilogue", action="store_true", help="also time checks, preview and snapshot publish")
+    args = parser.parse_args()
+
+    instrument()
+    set_duckdb(args.duckdb_threads, args.duckdb_memory_limit)
+    from wix_pipelines.ingest.pull import PullOptions, pull_stream
+    from wix_pipelines.warehouse import Warehouse, publish_snapshot
+    from wix_pipelines.warehouse.checks import evaluate, rules_for
+    from wix_pipelines.warehouse.summary import live_row_count, preview_markdown
+    from wix_pipelines.wix import WixClient
+
+    sizes = Sizes(args.contacts, args.reviews, args.ratings, args.review_requests)
+    overrides: dict[str, Any] = {}
+    if args.pages_per_batch is not None:
+        overrides["pages_per_batch"] = args.pages_per_batch
+    if args.prefetch_pages is not None:
+        overrides["prefetch_pages"] = args.prefetch_pages
+    options = PullOptions(**overrides)
+    out: dict[str, Any] = {"stream": args.stream, "options": str(options)}
+    with tempfile.TemporaryDirectory(prefix="wix-profile-") as tmp:
+        workdir = Path(tmp)
+        with EmulatorProcess(sizes, workdir / "emulator.log") as emulator:
+            warehouse = Warehouse(workdir / "warehouse.duckdb")
+            for phase in ("full", "no change"):
+                TIMES.clear()
+                COUNTS.clear()
+                Path("/proc/self/clear_refs").write_text("5")  # restart VmHWM: each phase's own peak
+                with WixClient.from_api_key(
+                    emulator.api_key, site_id=emulator.site_id, base_url=emulator.base_url, rate_limit_per_minute=0
+                ) as client:
+                    start = time.monotonic()
+                    cpu = time.process_time()
+                    pull_report = pull_stream(client, warehouse, args.stream, options, progress=lambda _: None)
+                    phase_out: dict[str, Any] = {
+                        "pull_s": round(time.monotonic() - start, 2),
+                        "pull_cpu_s": round(time.process_time() - cpu, 2),
+                        "fetched": pull_report.fetched,
+                        "requests": pull_report.requests,
+                        "batches": pull_report.batches,
+                        "rss_after_pull_mb": _rss_mb(),
+                    }
+                if args.epilogue:
+                    start = time.monotonic()
+                    with warehouse.connect() as con:
+                        live_row_count(con, args.stream)
+                        preview_markdown(con, args.stream)
+                        TIMES["count + preview"] += time.monotonic() - start
+                        for rule in rules_for(args.stream):
+                            t = time.monotonic()
+                            evaluate(con, rule)
+                            TIMES[f"check {rule.name}"] += time.monotonic() - t
+                    t = time.monotonic()
+                    publish_snapshot(warehouse.path, workdir / "analytics.duckdb")
+                    TIMES["publish_snapshot"] += time.monotonic() - t
+                    phase_out["rss_after_epilogue_mb"] = _rss_mb()
+                phase_out["phases_s"] = {k: round(v, 2) for k, v in sorted(TIMES.items(), key=lambda kv: -kv[1])}
+                phase_out["calls"] = dict(COUNTS)
+                out[phase] = phase_out
+                print(f"{phase}: {json.dumps(phase_out, indent=2)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
