@@ -8,7 +8,7 @@ Loading goes through the warehouse's real upsert path (`upsert_batch` with recor
 same set-based SQL the pull assets run), not a shortcut, so the tables look exactly as after a pull. Then each
 mart's SQL is timed on its own connection (median of --repeat runs), `review_media` both as a full rebuild and
 as the incremental no-change rebuild the automation normally runs, then one full Dagster materialization of
-the five marts (which includes five snapshot publishes). Prints a markdown table and writes
+the five marts (one step and one snapshot publish). Prints a markdown table and writes
 bench/results/derived.json.
 """
 
@@ -175,7 +175,7 @@ def main() -> int:
         runs = ", ".join(f"{t:.2f}" for t in r["runs_s"])
         print(f"| `{r['mart']}` | {r['mode']} | {r['rows']:,} | {r['median_s']:.2f} | {runs} |")
     print(f"| snapshot publish (whole warehouse) | | | {snapshot_s:.2f} | |")
-    print(f"| Dagster: materialize all 5 marts (incl. 5 snapshot publishes) | | | {dagster_s:.2f} | |")
+    print(f"| Dagster: materialize all 5 marts (one step, one snapshot publish) | | | {dagster_s:.2f} | |")
     if load_seconds:
         print()
         print("load (generate + upsert_batch): " + ", ".join(f"{k} {v:.1f} s" for k, v in load_seconds.items()))

@@ -2,15 +2,18 @@
 
 import dagster as dg
 
+from wix_pipelines.defs.alerts import alert_jobs, alert_sensors, alerts_from_env
 from wix_pipelines.defs.ingest.assets import pull_assets
 from wix_pipelines.defs.ingest.history import history_job
 from wix_pipelines.defs.jobs import pull_job, reconcile_job
+from wix_pipelines.defs.marts import mart_assets, mart_sensors
 from wix_pipelines.defs.resources import warehouse_from_env, wix_api_from_env
 from wix_pipelines.defs.schedules import pull_schedule, reconcile_schedule
 
 defs = dg.Definitions(
-    assets=pull_assets,
-    jobs=[pull_job, reconcile_job, history_job],
+    assets=[*pull_assets, *mart_assets],
+    jobs=[pull_job, reconcile_job, history_job, *alert_jobs],
     schedules=[pull_schedule, reconcile_schedule],
-    resources={"wix": wix_api_from_env(), "warehouse": warehouse_from_env()},
+    sensors=[*mart_sensors, *alert_sensors],
+    resources={"wix": wix_api_from_env(), "warehouse": warehouse_from_env(), "alerts": alerts_from_env()},
 )

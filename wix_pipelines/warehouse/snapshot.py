@@ -5,13 +5,17 @@ open for as long as they like, because the pipeline never opens it. Publishing b
 it and swaps it in with `os.replace`, an atomic rename on POSIX: a reader that has the old file open keeps
 reading the old inode, new readers get the new file, and nobody ever sees a half-written one.
 
-The copy is `COPY FROM DATABASE` into a newly attached file rather than a byte copy of the warehouse: it
-reads one transaction-consistent view (no checkpoint/WAL timing to get right) and writes a compacted file.
+The copy is a CHECKPOINT followed by a byte copy of the database file, taken while we hold the read-write
+connection: DuckDB's file lock keeps every other process from writing, this connection runs nothing during the
+copy, and after the checkpoint the file holds every committed transaction with an empty WAL, so the bytes are a
+consistent database. (`COPY FROM DATABASE` re-encodes every table: 40-60 s for a million reviews against about
+a second for the byte copy.)
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,42 +49,36 @@ def publish_snapshot_from(con: duckdb.DuckDBPyConnection, snapshot_path: str | P
     target.parent.mkdir(parents=True, exist_ok=True)
     # Same directory as the target: os.replace is only atomic within one filesystem.
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    alias = f"_wh_snapshot_{uuid.uuid4().hex[:8]}"
     source = con.execute("SELECT current_database()").fetchall()[0][0]
-    attached = False
+    source_file = _database_file(con, source)
+    if not source_file or source_file == ":memory:":
+        raise ValueError("publish_snapshot needs a warehouse stored in a file")
+    version = current_version(con)
     try:
-        con.execute(f"ATTACH '{_sql_path(tmp)}' AS {alias}")
-        attached = True
-        con.execute(f'COPY FROM DATABASE "{source}" TO {alias}')
-        version = current_version(con)
-        con.execute(
-            f"CREATE TABLE {alias}.main._snapshot AS "
-            "SELECT now() AS published_at, ? AS schema_version, ? AS source_path",
-            [version, str(_database_file(con, source))],
-        )
-        published_at = con.execute(f"SELECT published_at FROM {alias}.main._snapshot").fetchall()[0][0]
-        tables = {
-            name: int(con.execute(f'SELECT count(*) FROM {alias}.main."{name}"').fetchall()[0][0])
-            for (name,) in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY table_name", [alias]
-            ).fetchall()
-        }
-        # DETACH checkpoints and closes the file: after it the temp file is complete, with no WAL beside it.
-        con.execute(f"DETACH {alias}")
-        attached = False
+        con.execute("CHECKPOINT").fetchall()
+        shutil.copyfile(source_file, tmp)
+        with duckdb.connect(str(tmp)) as snapshot:
+            snapshot.execute(
+                "CREATE OR REPLACE TABLE main._snapshot AS "
+                "SELECT now() AS published_at, ? AS schema_version, ? AS source_path",
+                [version, str(source_file)],
+            )
+            published_at = snapshot.execute("SELECT published_at FROM main._snapshot").fetchall()[0][0]
+            tables = {
+                name: int(snapshot.execute(f'SELECT count(*) FROM main."{name}"').fetchall()[0][0])
+                for (name,) in snapshot.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+                    "ORDER BY table_name"
+                ).fetchall()
+            }
+            snapshot.execute("CHECKPOINT").fetchall()
         # Read-only on disk too, so nobody opens the analysts' copy read-write by mistake and takes its lock.
         os.chmod(tmp, 0o444)
         os.replace(tmp, target)
     finally:
-        if attached:
-            con.execute(f"DETACH {alias}")
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
     return SnapshotResult(path=target, published_at=published_at, bytes=target.stat().st_size, tables=tables)
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def _database_file(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
