@@ -79,12 +79,16 @@ def apply_changes(
             ]
             plan[stream] = {"live": int(live), "newest": newest, "templates": templates}
         n_updates = math.ceil(plan["contacts"]["live"] * share) if "contacts" in plan else 0
-        update_ids = [
-            row[0]
-            for row in con.execute(
-                "SELECT id FROM main.contacts WHERE deleted_at IS NULL ORDER BY hash(id) + 1 LIMIT ?", [n_updates]
-            ).fetchall()
-        ] if n_updates else []
+        update_ids = (
+            [
+                row[0]
+                for row in con.execute(
+                    "SELECT id FROM main.contacts WHERE deleted_at IS NULL ORDER BY hash(id) + 1 LIMIT ?", [n_updates]
+                ).fetchall()
+            ]
+            if n_updates
+            else []
+        )
 
     done: dict[str, Any] = {"share": share, "new": {}, "updated": {}}
     for stream in streams:

@@ -17,7 +17,7 @@ def _num(value: float | int | None, digits: int = 1) -> str:
 
 
 def _ratio(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}×"
+    return "—" if value is None else f"{value:.2f}x"
 
 
 def rate(records: int | None, seconds: float | None) -> float | None:
@@ -28,7 +28,7 @@ def rate(records: int | None, seconds: float | None) -> float | None:
 
 def stage_table(rows: list[dict[str, Any]]) -> str:
     header = (
-        "| # | stage | records | wall s | CPU s | work s | records/s | peak RSS MB | requests | × raw | × dlt |\n"
+        "| # | stage | records | wall s | CPU s | work s | records/s | peak RSS MB | requests | x raw | x dlt |\n"
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     lines = [header]
@@ -56,7 +56,7 @@ def requests_table(per_stream: dict[str, dict[str, Any]]) -> str:
     ]
     for stream, s in per_stream.items():
 
-        def cell(key: str, target_key: str | None = None) -> str:
+        def cell(key: str, target_key: str | None = None, s: dict[str, Any] = s) -> str:
             value = s.get(key)
             if value is None:
                 return "—"

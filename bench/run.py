@@ -52,6 +52,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="the 100k result the --large peak RSS is compared with",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (warehouses, stage logs)")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        help="re-render an existing result JSON (e.g. once the 100k baseline exists) instead of running",
+    )
     args = parser.parse_args(argv)
     if args.large:
         args.contacts = 1_000_000
@@ -354,15 +360,15 @@ def check_targets(
         x_raw, x_dlt = ours.get("x_raw"), ours.get("x_dlt")
         targets.append(
             {
-                "target": "contacts full load ≥ 0.6× raw records/s",
-                "measured": f"{x_raw}× ({ours['records_per_s']:,.0f} records/s)" if x_raw else "—",
+                "target": "contacts full load ≥ 0.6x raw records/s",
+                "measured": f"{x_raw}x ({ours['records_per_s']:,.0f} records/s)" if x_raw else "—",
                 "met": None if x_raw is None else x_raw >= 0.6,
             }
         )
         targets.append(
             {
-                "target": "contacts full load ≥ 3× dlt records/s",
-                "measured": f"{x_dlt}×" if x_dlt else "dlt not run",
+                "target": "contacts full load ≥ 3x dlt records/s",
+                "measured": f"{x_dlt}x" if x_dlt else "dlt not run",
                 "met": None if x_dlt is None else x_dlt >= 3,
             }
         )
@@ -396,9 +402,9 @@ def check_targets(
             base = (baseline or {}).get("stages", {}).get("full", {}).get("peak_rss_mb")
             targets.append(
                 {
-                    "target": "peak RSS at 1M contacts ≤ 1.2× the 100k figure",
+                    "target": "peak RSS at 1M contacts ≤ 1.2x the 100k figure",
                     "measured": (
-                        f"{full['peak_rss_mb']:.0f} MB vs {base:.0f} MB = {full['peak_rss_mb'] / base:.2f}×"
+                        f"{full['peak_rss_mb']:.0f} MB vs {base:.0f} MB = {full['peak_rss_mb'] / base:.2f}x"
                         if base
                         else "no 100k baseline found"
                     ),
@@ -465,8 +471,28 @@ def render(doc: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
+def finish(doc: dict[str, Any], out: Path, baseline_path: Path) -> None:
+    """Rows, targets and markdown from the stages' raw figures; write `<out>.json` and `<out>.md`."""
+    baseline = json.loads(baseline_path.read_text()) if baseline_path.exists() else None
+    stages, changes = doc["stages"], doc["changes"]
+    doc["rows"] = build_rows(stages)
+    doc["requests_per_stream"] = per_stream_requests(stages, changes)
+    doc["targets"] = check_targets(
+        stages, doc["rows"], doc["requests_per_stream"], changes, baseline, doc["meta"]["sizes"]["contacts"]
+    )
+    markdown = render(doc)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    out.with_suffix(".md").write_text(markdown)
+    print("\n" + markdown)
+    print(f"[bench] wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    if args.render is not None:
+        finish(json.loads(args.render.read_text()), args.render.with_suffix(""), args.baseline)
+        return 0
     sizes = Sizes(args.contacts, args.reviews, args.ratings, args.review_requests)
     workdir = Path(tempfile.mkdtemp(prefix="wix-bench-"))
     load_at_start = _load()
@@ -480,9 +506,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    baseline = json.loads(args.baseline.read_text()) if args.baseline.exists() else None
-    rows = build_rows(stages)
-    requests = per_stream_requests(stages, extra["changes"])
     doc: dict[str, Any] = {
         "meta": {
             "name": args.out.name,
@@ -493,18 +516,10 @@ def main(argv: list[str] | None = None) -> int:
             "load_at_start": load_at_start,
             "load_at_end": _load(),
         },
-        "rows": rows,
-        "requests_per_stream": requests,
         "changes": extra["changes"],
         "stages": stages,
     }
-    doc["targets"] = check_targets(stages, rows, requests, extra["changes"], baseline, sizes.contacts)
-    markdown = render(doc)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    args.out.with_suffix(".md").write_text(markdown)
-    print("\n" + markdown)
-    print(f"[bench] wrote {args.out.with_suffix('.md')} and {args.out.with_suffix('.json')}", flush=True)
+    finish(doc, args.out, args.baseline)
     return 0 if all("error" not in entry for entry in stages.values()) else 1
 
 

@@ -135,6 +135,8 @@ class SyncEngine:
         self._wix_seen: dict[Kind, dict[str, dict[str, Any] | None]] = {k: {} for k in KINDS}
         self._merges: dict[str, str] = {}
         self._in_progress: set[tuple[str, str, str]] = set()
+        # Reviews to create on Wix, sent with Bulk Create (up to 100 a call) when their kind is done.
+        self._review_queue: list[tuple[ExternalRecord, dict[str, Any], dict[str, Any]]] = []
 
     # =============================================================================================== entry
 
@@ -178,6 +180,7 @@ class SyncEngine:
         for kind in KINDS:
             for ext_id in sorted(set(ids.get(kind, ()))):
                 self.sync_pair(kind, external_id=ext_id, origin="external")
+            self._flush_reviews()
         return self.report
 
     def reconcile_all(self, *, origin: Origin = "reconcile", delete_unmatched_on: Side | None = None) -> SyncReport:
@@ -217,11 +220,13 @@ class SyncEngine:
                         origin=origin,
                         delete_unmatched=delete_unmatched_on == "external",
                     )
+            self._flush_reviews()
         return self.report
 
     def finish(self) -> SyncReport:
         """Mark the warehouse with what this run saw of Wix: current records upserted, deleted ones
         ``deleted_at``, merged ones ``merged_into``. Skipped in a dry run (it writes only ``sync_diffs``)."""
+        self._flush_reviews()
         if self.dry_run:
             return self.report
         for kind, seen in self._wix_seen.items():
@@ -488,7 +493,8 @@ class SyncEngine:
                 TO_WIX,
                 existing_id,
                 ext_rec.id,
-                f"{code}: Wix contact {contact_id} already has {what} entity {entity_id} ({existing_id}); Wix allows one",
+                f"{code}: Wix contact {contact_id} already has {what} entity {entity_id} ({existing_id}); "
+                "Wix allows one",
             )
             return None
         if delete_unmatched:
@@ -497,34 +503,55 @@ class SyncEngine:
             self._diff(kind, TO_WIX, "create", None, ext_rec.id, None, {**ec, "entityId": entity_id}, dry=True)
             return None
         self.store.intent("wix", kind, ext_rec.id, "create")
-        try:
-            if kind == "reviews":
-                created = self.wix.reviews.create(
-                    {
-                        "namespace": self.config.reviews_namespace,
-                        "entityId": entity_id,
-                        "author": {"contactId": contact_id},
-                        "content": {
-                            k: v for k, v in canonical.review_content(ec, self.config).items() if v is not None
-                        },
-                    }
-                ).to_wire()
-                created = self._apply_status(created, ec)
-            else:
-                created = self.wix.ratings.create(
-                    namespace=self.config.ratings_namespace,
-                    group=self.config.ratings_group,
-                    entity_id=entity_id,
-                    attribute_name=str(ext_rec.fields.get("attribute") or ""),
-                    value=canonical.rating_value(ec, self.config),
-                    contact_id=contact_id,
-                ).to_wire()
+        if kind == "reviews":
+            content = {k: v for k, v in canonical.review_content(ec, self.config).items() if v is not None}
+            review = {
+                "namespace": self.config.reviews_namespace,
+                "entityId": entity_id,
+                "author": {"contactId": contact_id},
+                "content": content,
+            }
+            self._review_queue.append((ext_rec, dict(ec), review))
+            return None
+        try:  # ratings have no bulk endpoint: one call each
+            created = self.wix.ratings.create(
+                namespace=self.config.ratings_namespace,
+                group=self.config.ratings_group,
+                entity_id=entity_id,
+                attribute_name=str(ext_rec.fields.get("attribute") or ""),
+                value=canonical.rating_value(ec, self.config),
+                contact_id=contact_id,
+            ).to_wire()
         except WixConflictError as exc:
             self._skip(
                 kind, TO_WIX, None, ext_rec.id, f"{exc.code or 'CONFLICT'}: Wix refused the create ({exc.message})"
             )
             return None
         return self._after_wix_create(kind, created, ext_rec, ec)
+
+    def _flush_reviews(self) -> None:
+        """Create the queued reviews with Bulk Create (SPEC.md §5.2). Item failures come back per item: a
+        duplicate (one review per contact per entity) is a skip with its reason, not a failed run."""
+        while self._review_queue:
+            chunk, self._review_queue = self._review_queue[:100], self._review_queue[100:]
+            result = self.wix.reviews.bulk_create([review for _, _, review in chunk])
+            for position, item in enumerate(result.results):
+                meta = item.item_metadata
+                index = meta.original_index if meta and meta.original_index is not None else position
+                ext_rec, ec, review = chunk[index]
+                entity = item.entity
+                if meta is not None and meta.success and entity is not None:
+                    self._after_wix_create("reviews", self._apply_status(dict(entity), ec), ext_rec, ec)
+                    continue
+                error = (meta.error if meta else None) or {}
+                self._skip(
+                    "reviews",
+                    TO_WIX,
+                    None,
+                    ext_rec.id,
+                    f"{error.get('code') or 'FAILED'}: Wix refused the review of {review['entityId']} by contact "
+                    f"{review['author']['contactId']} ({error.get('description') or 'no detail'})",
+                )
 
     def _after_wix_create(
         self, kind: Kind, created: dict[str, Any], ext_rec: ExternalRecord, ec: Mapping[str, Any]
@@ -534,9 +561,8 @@ class SyncEngine:
         wh = content_hash(wix_content(kind, created, self.config))
         self.store.record_write("wix", kind, wix_id, "create", wh, ext_rec.id)
         self._diff(kind, TO_WIX, "create", wix_id, ext_rec.id, None, dict(ec))
-        return self._save(
-            PairMapping(kind, wix_id, ext_rec.id, None, None, None, None, None), wh, content_hash(ec), created, ext_rec
-        )
+        m = PairMapping(kind, wix_id, ext_rec.id, None, None, None, None, None)
+        return self._complete_external(kind, m, created, ext_rec, content_hash(ec))
 
     def _create_wix_contact(self, ext_rec: ExternalRecord, ec: Mapping[str, Any]) -> PairMapping | None:
         info = {k: v for k, v in canonical.contact_info(ec, self.config).items() if v not in (None, {}, "")}
@@ -569,7 +595,13 @@ class SyncEngine:
     # ============================================================================================== writes
 
     def _push_update_external(
-        self, kind: Kind, m: PairMapping, wix_rec: dict[str, Any], wc: dict[str, Any], wh: str
+        self,
+        kind: Kind,
+        m: PairMapping,
+        wix_rec: dict[str, Any],
+        wc: dict[str, Any],
+        wh: str,
+        reason: str | None = None,
     ) -> PairMapping | None:
         names = set(self.config.field_map(kind).values())
         fields = {name: wc.get(name) for name in names}  # None removes a field the Wix side no longer has
@@ -585,7 +617,7 @@ class SyncEngine:
             return m
         eh = content_hash(external_content(kind, updated, self.config))
         self.store.record_write("external", kind, updated.id, "update", eh, m.wix_id)
-        self._diff(kind, TO_EXT, "update", m.wix_id, m.external_id, None, fields)
+        self._diff(kind, TO_EXT, "update", m.wix_id, m.external_id, reason, fields)
         return self._save(m, wh, eh, wix_rec, updated)
 
     def _push_update_wix(
@@ -614,7 +646,20 @@ class SyncEngine:
         self._wix_seen[kind][m.wix_id] = updated
         self.store.record_write("wix", kind, m.wix_id, "update", wh, m.external_id)
         self._diff(kind, TO_WIX, "update", m.wix_id, m.external_id, None, ec)
-        return self._save(m, wh, eh, updated, ext_rec)
+        return self._complete_external(kind, m, updated, ext_rec, eh)
+
+    def _complete_external(
+        self, kind: Kind, m: PairMapping, wix_rec: dict[str, Any], ext_rec: ExternalRecord, eh: str
+    ) -> PairMapping | None:
+        """After a push to Wix, Wix may hold something else than was sent: a value it assigns (a new review's
+        moderation status) or refuses to take (a status only moderation can set). Copy that back once, so both
+        sides end equal instead of differing forever."""
+        wc = wix_content(kind, wix_rec, self.config)
+        wh = content_hash(wc)
+        if wc == external_content(kind, ext_rec, self.config):
+            return self._save(m, wh, eh, wix_rec, ext_rec)
+        self._save(m, wh, eh, wix_rec, ext_rec)
+        return self._push_update_external(kind, m, wix_rec, wc, wh, reason="completes it with what Wix holds")
 
     def _update_wix(self, kind: Kind, wix_rec: dict[str, Any], ec: Mapping[str, Any], ext_id: str) -> dict[str, Any]:
         wix_id = str(wix_rec["id"])

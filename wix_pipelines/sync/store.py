@@ -5,15 +5,17 @@ versioned migrations (those belong to the ingestion schema). Every write here co
 autocommit), right after the API call it records, so a job that dies halfway leaves the mappings of everything
 it finished: the retry starts from there.
 
-| table | one row per | why |
-|---|---|---|
-| `sync_map` | mapped pair (kind, Wix id ↔ external id) | the entity/contact mapping, with each side's content hash and time at the last sync (the baseline that tells which side changed) |
-| `sync_contact_map` (view) | contact pair | Wix contact id ↔ external author id, by email |
-| `sync_entity_map` | Wix entity id | Wix entityId ↔ external productId, from the config |
-| `sync_ledger` | write the sync made (or is about to make) | target, id, content hash, time: recognises the event each write causes on the other side as an echo; `intent` rows make a retried create find what the lost attempt made |
-| `sync_conflicts` | conflict | both sides changed: the policy's winner, and the losing version kept whole |
-| `sync_diffs` | planned or applied operation | the diff of a run (dry runs write only this), skips with their reason, echoes ignored |
-| `sync_config` | config applied | the validated field mapping in force for each run |
+* `sync_map`: one row per mapped pair (kind, Wix id <-> external id) with each side's content hash and time at
+  the last sync: the baseline that tells which side changed.
+* `sync_contact_map` (view): Wix contact id <-> external author id, by email.
+* `sync_entity_map`: Wix entityId <-> external productId, mirrored from the config.
+* `sync_ledger`: every write the sync made (target, id, content hash, time); the event it causes on the other
+  side is recognised as an echo. `intent` rows, written before a create, let a retried job adopt the record a
+  lost answer left behind instead of creating a second one.
+* `sync_conflicts`: both sides changed; the policy's winner, and the losing version kept whole.
+* `sync_diffs`: every planned or applied operation of a run (a dry run writes only this), skips with their
+  reason, echoes ignored.
+* `sync_config`: the validated config in force for each run.
 """
 
 from __future__ import annotations
@@ -189,7 +191,8 @@ class SyncStore:
 
     def has_intent(self, target: str, kind: Kind, source_id: str) -> bool:
         rows = self.con.execute(
-            "SELECT count(*) FROM main.sync_ledger WHERE target = ? AND kind = ? AND source_id = ? AND status = 'intent'",
+            "SELECT count(*) FROM main.sync_ledger"
+            " WHERE target = ? AND kind = ? AND source_id = ? AND status = 'intent'",
             [target, kind, source_id],
         ).fetchall()
         return bool(rows[0][0])

@@ -217,13 +217,13 @@ def build_helpfulness_rankings(con: duckdb.DuckDBPyConnection) -> MartResult:
             "review_id": "review_id",
             "namespace": "namespace",
             "entity_id": "entity_id",
-            "entity_rank": f"row_number() OVER (PARTITION BY namespace, entity_id ORDER BY {order})",
-            "site_rank": f"row_number() OVER (ORDER BY {order})",
-            "is_top_10": f"row_number() OVER (PARTITION BY namespace, entity_id ORDER BY {order}) <= {TOP_N}",
+            "entity_rank": "entity_rank",
+            "site_rank": "site_rank",
+            "is_top_10": f"entity_rank <= {TOP_N}",
             "helpfulness": "helpfulness",
             "found_helpful": "found_helpful",
             "found_unhelpful": "found_unhelpful",
-            "entity_review_count": "count(*) OVER (PARTITION BY namespace, entity_id)",
+            "entity_review_count": "entity_review_count",
             "rating": "rating",
             "title": "title",
             "author_name": "author_name",
@@ -240,8 +240,16 @@ WITH published AS (
          created_date, coalesce(found_helpful, 0) AS found_helpful, coalesce(found_unhelpful, 0) AS found_unhelpful,
          coalesce(found_helpful, 0) - coalesce(found_unhelpful, 0) AS helpfulness
   FROM main.reviews WHERE {_PUBLISHED}
+), site_ranked AS (
+  SELECT *, row_number() OVER (ORDER BY {order}) AS site_rank FROM published
+), ranked AS (
+  -- The site order is a total order, so within one entity it is that entity's order: ranking by the integer
+  -- site_rank needs one multi-key sort instead of two.
+  SELECT *, row_number() OVER (PARTITION BY namespace, entity_id ORDER BY site_rank) AS entity_rank,
+         count(*) OVER (PARTITION BY namespace, entity_id) AS entity_review_count
+  FROM site_ranked
 )
-SELECT {select} FROM published
+SELECT {select} FROM ranked
 """
     )
     rows, entities, top = con.execute(

@@ -258,7 +258,7 @@ def test_runs_succeed_while_an_analyst_holds_the_snapshot_and_when_launched_toge
             _materialize_in_child(seeded, tmp_path, "contacts,reviews"),
             _materialize_in_child(seeded, tmp_path),
         ]
-        assert [child.wait(timeout=180) for child in together] == [0, 0]
+        assert [child.wait(timeout=400) for child in together] == [0, 0]
         assert analyst.poll() is None, "the analyst's session is still alive"
     finally:
         analyst.kill()

@@ -79,9 +79,11 @@ def test_lost_create_answer_is_retried_without_a_copy(
 
 def test_persistent_failure_surfaces_as_external_system_error(external: RunningExternalEmulator) -> None:
     external.state.add_fault(Fault(mode="before", count=5))
-    with HttpExternalAdapter(external.base_url, external.sync_token, max_attempts=2, backoff_s=0.0) as a:
-        with pytest.raises(ExternalSystemError) as info:
-            a.create("contacts", {"email": "x@example.org"}, idempotency_key="x")
+    with (
+        HttpExternalAdapter(external.base_url, external.sync_token, max_attempts=2, backoff_s=0.0) as a,
+        pytest.raises(ExternalSystemError) as info,
+    ):
+        a.create("contacts", {"email": "x@example.org"}, idempotency_key="x")
     assert info.value.status == 500 and info.value.retryable
 
 

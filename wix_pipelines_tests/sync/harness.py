@@ -129,7 +129,9 @@ class SyncHarness:
         return Tick([self._run(wix_to_external_job, r, raise_on_error) for r in result.run_requests or []])
 
     def tick_external(self, raise_on_error: bool = True) -> Tick:
-        context = dg.build_sensor_context(instance=self.instance, cursor=self.external_cursor, resources=self.resources())
+        context = dg.build_sensor_context(
+            instance=self.instance, cursor=self.external_cursor, resources=self.resources()
+        )
         result = external_change_feed_sensor(context)
         if isinstance(result, dg.SkipReason):
             return Tick(skip_reason=result.skip_message)

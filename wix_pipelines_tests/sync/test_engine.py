@@ -95,8 +95,12 @@ def test_the_event_of_our_own_write_is_recognised_by_the_ledger_as_an_echo(sides
 def test_deleting_a_member_contact_externally_never_deletes_it_on_wix(sides: Sides) -> None:
     [member] = sides.wix.state.insert_records(
         "contacts",
-        [{"info": {"emails": {"items": [{"email": "mem@example.org", "primary": True}]}},
-          "source": {"sourceType": "WIX_SITE_MEMBERS"}}],
+        [
+            {
+                "info": {"emails": {"items": [{"email": "mem@example.org", "primary": True}]}},
+                "source": {"sourceType": "WIX_SITE_MEMBERS"},
+            }
+        ],
     )
     sides.engine().sync_from_wix({"contacts": [member["id"]]})
     [ext] = sides.external.state.live("contacts")
@@ -104,3 +108,20 @@ def test_deleting_a_member_contact_externally_never_deletes_it_on_wix(sides: Sid
     report = sides.engine().sync_from_external({"contacts": [ext["id"]]})
     assert sides.wix.state.contacts.get(member["id"]) is not None
     assert [s["reason"] for s in report.skipped] == ["site member: Wix contacts of members are not deleted"]
+
+
+def test_reviews_from_the_external_side_are_created_with_one_bulk_call(sides: Sides) -> None:
+    from wix_pipelines.wix import paths
+
+    state = sides.external.state
+    authors = [state.create("contacts", {"email": f"b{i}@example.org"}, actor="crm-user")["id"] for i in range(3)]
+    reviews = [
+        state.create("reviews", {"productId": "p", "authorId": a, "rating": 4, "status": "REJECTED"}, actor="crm-user")
+        for a in authors
+    ]
+    report = sides.engine().sync_from_external({"contacts": authors, "reviews": [r["id"] for r in reviews]})
+    assert report.counts["reviews.external->wix.create"] == 3
+    assert sides.wix.state.stats.count("POST", paths.REVIEWS_BULK_CREATE) == 1
+    assert sides.wix.state.stats.count("POST", paths.REVIEWS) == 0
+    # The status set in the external system reached Wix through its moderation endpoint.
+    assert {r["moderation"]["moderationStatus"] for r in sides.wix.state.reviews.values()} == {"REJECTED"}

@@ -90,14 +90,24 @@ def test_reviews_and_ratings_cross_both_ways_including_moderation(h: SyncHarness
     with h.wix_user() as wix:
         review = wix.post(
             "/reviews/v1/reviews",
-            json={"review": {"namespace": "stores", "entityId": "prod-1", "author": {"contactId": contact["id"]},
-                             "content": {"rating": 4, "title": "Good"}}},
+            json={
+                "review": {
+                    "namespace": "stores",
+                    "entityId": "prod-1",
+                    "author": {"contactId": contact["id"]},
+                    "content": {"rating": 4, "title": "Good"},
+                }
+            },
         ).json()["review"]
     h.settle()
     ext_contact = h.external.state.find("contacts", {"email": "rev@example.org"})
     [ext_review] = h.external.state.live("reviews")
     assert ext_review["fields"] == {
-        "productId": "prod-1", "authorId": ext_contact["id"], "rating": 4, "title": "Good", "status": "APPROVED"
+        "productId": "prod-1",
+        "authorId": ext_contact["id"],
+        "rating": 4,
+        "title": "Good",
+        "status": "APPROVED",
     }
     with h.wix_user() as wix:
         wix.patch(f"/reviews/v1/reviews/{review['id']}/moderate", json={"status": "REJECTED"}).raise_for_status()
@@ -109,7 +119,10 @@ def test_reviews_and_ratings_cross_both_ways_including_moderation(h: SyncHarness
     h.settle()
     [rating] = list(h.wix.state.ratings.values())
     assert (rating["entityId"], rating["attributeName"], rating["value"], rating["owner"]["contactId"]) == (
-        "prod-1", "fit", 5, contact["id"]
+        "prod-1",
+        "fit",
+        5,
+        contact["id"],
     )
     h.ext_update("ratings", rating_id, value=2)
     h.settle()
@@ -135,13 +148,25 @@ def test_duplicate_review_and_rating_from_the_external_side_are_skipped_with_the
     with h.wix_user() as wix:
         wix.post(
             "/reviews/v1/reviews",
-            json={"review": {"namespace": "stores", "entityId": "prod-9", "author": {"contactId": contact["id"]},
-                             "content": {"rating": 5}}},
+            json={
+                "review": {
+                    "namespace": "stores",
+                    "entityId": "prod-9",
+                    "author": {"contactId": contact["id"]},
+                    "content": {"rating": 5},
+                }
+            },
         ).raise_for_status()
         wix.post(
             "/ratings/v1/ratings",
-            json={"namespace": "reviews", "group": "stores", "entityId": "prod-9", "attributeName": "overall",
-                  "value": 5, "ratingOwner": {"contactId": contact["id"]}},
+            json={
+                "namespace": "reviews",
+                "group": "stores",
+                "entityId": "prod-9",
+                "attributeName": "overall",
+                "value": 5,
+                "ratingOwner": {"contactId": contact["id"]},
+            },
         ).raise_for_status()
     # ... and the same person's review and rating of it arrive from the external system.
     h.ext_create("reviews", productId="prod-9", authorId=ext_author, rating=1, title="Imported")
@@ -161,9 +186,9 @@ def test_duplicate_review_and_rating_from_the_external_side_are_skipped_with_the
 
 
 def test_forged_expired_replayed_and_truncated_webhooks_are_rejected_and_nothing_is_pushed(h: SyncHarness) -> None:
-    from wix_pipelines_tests.webhooks.test_receiver import post, signed, tampered
-
     from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from wix_pipelines_tests.webhooks.test_receiver import post, signed, tampered
 
     good = signed(h.wix, event_id="evt-once")
     assert post(h.receiver, good).status_code == 200
@@ -213,7 +238,9 @@ def test_a_push_that_fails_halfway_and_is_retried_leaves_no_duplicates(h: SyncHa
     h.settle()
     assert len(h.wix.state.contacts) == 5
     assert sorted(r["entityId"] for r in h.wix.state.reviews.values()) == ["prod-0", "prod-1"]
-    mapped = h.query("SELECT count(DISTINCT wix_id) FROM sync_map WHERE kind = 'reviews' AND external_id IN (?, ?)", reviews)
+    mapped = h.query(
+        "SELECT count(DISTINCT wix_id) FROM sync_map WHERE kind = 'reviews' AND external_id IN (?, ?)", reviews
+    )
     assert mapped == [(2,)]
 
 
@@ -252,7 +279,10 @@ def test_scheduled_reconciliation_catches_changes_whose_events_were_missed(h: Sy
     result = h.reconcile()
     assert result.success
     assert h.external.state.find("contacts", {"email": "missed@example.org"}) is not None
-    assert {c["primaryInfo"]["email"] for c in h.wix.state.contacts.values()} == {"missed@example.org", "other@example.org"}
+    assert {c["primaryInfo"]["email"] for c in h.wix.state.contacts.values()} == {
+        "missed@example.org",
+        "other@example.org",
+    }
     metadata = result.output_for_node("reconcile_sync")
     assert metadata["writes"] >= 2
     # A second reconciliation finds nothing to do.
@@ -273,9 +303,7 @@ def test_dry_run_writes_the_diff_and_shows_it_as_run_metadata_without_pushing(h:
     rows = h.query("SELECT direction, op, dry_run FROM sync_diffs ORDER BY direction")
     assert rows == [("external->wix", "create", True), ("wix->external", "create", True)]
     assert h.query("SELECT count(*) FROM sync_map") == [(0,)]
-    [materialization] = [
-        e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"
-    ]
+    [materialization] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
     metadata = materialization.event_specific_data.metadata
     assert metadata["dry_run"].value is True
     assert "dry@example.org" not in metadata["diff"].value  # ids and ops, not personal data
@@ -288,8 +316,15 @@ def test_initial_setup_dry_run_lists_deletions_and_never_deletes_site_members(h:
     only_wix = _wix_contact(h, "only-wix@example.org")
     [member] = h.wix.state.insert_records(
         "contacts",
-        [{"info": {"name": {"first": "Member"}, "emails": {"items": [{"email": "member@example.org", "primary": True}]}},
-          "source": {"sourceType": "WIX_SITE_MEMBERS"}}],
+        [
+            {
+                "info": {
+                    "name": {"first": "Member"},
+                    "emails": {"items": [{"email": "member@example.org", "primary": True}]},
+                },
+                "source": {"sourceType": "WIX_SITE_MEMBERS"},
+            }
+        ],
     )
     h.ext_create("contacts", email="both@example.org", firstName="External")
     only_ext = h.ext_create("contacts", email="only-ext@example.org")
@@ -316,7 +351,8 @@ def test_both_sides_changed_newest_wins_and_the_loser_is_kept(h: SyncHarness) ->
     revision = h.wix.state.contacts.get(contact["id"])["revision"]
     with h.wix_user() as wix:
         wix.patch(
-            f"/contacts/v4/contacts/{contact['id']}", json={"revision": revision, "info": {"name": {"first": "WixSide"}}}
+            f"/contacts/v4/contacts/{contact['id']}",
+            json={"revision": revision, "info": {"name": {"first": "WixSide"}}},
         ).raise_for_status()
     h.ext_update("contacts", ext_id, firstName="ExternalSide")  # later: the newest
     h.settle()
@@ -335,7 +371,11 @@ def test_wix_merge_marks_the_warehouse_and_removes_the_merged_away_contact_exter
     with h.wix_user() as wix:
         wix.post(
             f"/contacts/v4/contacts/{target['id']}/merge",
-            json={"targetContactId": target["id"], "targetContactRevision": revision, "sourceContactIds": [source["id"]]},
+            json={
+                "targetContactId": target["id"],
+                "targetContactRevision": revision,
+                "sourceContactIds": [source["id"]],
+            },
         ).raise_for_status()
     h.settle()
     assert [r["fields"]["email"] for r in h.external.state.live("contacts")] == ["target@example.org"]

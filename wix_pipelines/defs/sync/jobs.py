@@ -71,7 +71,9 @@ def _run_engine(
     return dg.Output(report.as_metadata(), metadata=metadata)
 
 
-@dg.op(pool=WAREHOUSE_POOL, tags=SYNC_TAGS, description="Push the Wix changes of an inbox range to the external system.")
+@dg.op(
+    pool=WAREHOUSE_POOL, tags=SYNC_TAGS, description="Push the Wix changes of an inbox range to the external system."
+)
 def push_wix_changes(
     context: dg.OpExecutionContext,
     config: WixChangesConfig,

@@ -50,7 +50,9 @@ class SyncSettingsResource(dg.ConfigurableResource):
 def external_from_env() -> ExternalSystemResource:
     """Only variable *names* are read at import; the token's value is resolved by Dagster at run time."""
     return ExternalSystemResource(
-        base_url=dg.EnvVar("EXTERNAL_API_BASE_URL") if "EXTERNAL_API_BASE_URL" in os.environ else "http://127.0.0.1:8766",
+        base_url=dg.EnvVar("EXTERNAL_API_BASE_URL")
+        if "EXTERNAL_API_BASE_URL" in os.environ
+        else "http://127.0.0.1:8766",
         token=dg.EnvVar("EXTERNAL_API_TOKEN"),
     )
 

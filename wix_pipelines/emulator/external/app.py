@@ -6,7 +6,8 @@
 | `GET /api/v1/{kind}?offset&limit` | `{records, total}` (kind: contacts, reviews, ratings) |
 | `POST /api/v1/{kind}/find` | `{fields}` natural key → `{record}` or 404 |
 | `GET /api/v1/{kind}/{id}` | `{record}` or 404 |
-| `POST /api/v1/{kind}` | `{fields}`, header `Idempotency-Key` → 201 `{record}`; 409 `{error: {code: DUPLICATE, existingId}}` |
+| `POST /api/v1/{kind}` | `{fields}` + header `Idempotency-Key` → 201 `{record}`; natural-key clash: 409 with |
+|  | `{error: {code: DUPLICATE, existingId}}` |
 | `PATCH /api/v1/{kind}/{id}` | `{fields}` (null removes a field) → `{record}` |
 | `DELETE /api/v1/{kind}/{id}` | `{}` or 404 |
 | `GET /_admin/stats` | writes by kind/op/actor, requests, change-feed length |
