@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import duckdb
+import orjson
 
 from wix_pipelines.external.contract import (
     KINDS,
@@ -74,6 +75,7 @@ class SyncReport:
     counts: Counter[str] = field(default_factory=Counter)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     conflicts: int = 0
+    warehouse_rows_changed: int = 0  # contacts/reviews/ratings rows upserted or marked deleted/merged
 
     def add(self, kind: str, direction: str, op: str) -> None:
         self.counts[f"{kind}.{direction}.{op}"] += 1
@@ -87,6 +89,7 @@ class SyncReport:
             "echoes_ignored": self.total("echo"),
             "skipped": len(self.skipped),
             "conflicts": self.conflicts,
+            "warehouse_rows_changed": self.warehouse_rows_changed,
             "counts": dict(sorted(self.counts.items())),
         }
 
@@ -95,6 +98,15 @@ def is_site_member(contact: Mapping[str, Any]) -> bool:
     """Site members cannot be deleted through the Contacts API (SPEC.md §3.7); the sync never tries."""
     source = contact.get("source") or {}
     return bool(contact.get("memberInfo")) or source.get("sourceType") == "WIX_SITE_MEMBERS"
+
+
+def _rating_wire(rating: Any) -> dict[str, Any]:
+    """A rating as the API lists it: the model writes the owner back as the seed's ``ratingOwner`` (SPEC.md
+    §6.1), but stored records, query pages and the warehouse columns say ``owner``."""
+    record = rating.to_wire()
+    if "ratingOwner" in record and "owner" not in record:
+        record["owner"] = record.pop("ratingOwner")
+    return record
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -165,9 +177,15 @@ class SyncEngine:
 
     def handle_external_changes(self, changes: Iterable[Change]) -> SyncReport:
         touched: dict[Kind, set[str]] = {k: set() for k in KINDS}
+        actor = self.config.external_sync_actor
         for change in changes:
-            if change.kind in self.config.kinds:
-                touched[change.kind].add(change.id)
+            if change.kind not in self.config.kinds:
+                continue
+            if actor and change.actor == actor:
+                # Written with the sync's own credentials: our push, already reflected in the baselines.
+                self._diff(change.kind, TO_WIX, "echo", None, change.id, f"change made by the sync's actor {actor!r}")
+                continue
+            touched[change.kind].add(change.id)
         return self.sync_from_external(touched)
 
     def sync_from_wix(self, ids: Mapping[Kind, Iterable[str]]) -> SyncReport:
@@ -183,23 +201,38 @@ class SyncEngine:
             self._flush_reviews()
         return self.report
 
-    def reconcile_all(self, *, origin: Origin = "reconcile", delete_unmatched_on: Side | None = None) -> SyncReport:
+    def reconcile_all(
+        self,
+        *,
+        origin: Origin = "reconcile",
+        delete_unmatched_on: Side | None = None,
+        wix_source: Literal["api", "warehouse"] = "api",
+    ) -> SyncReport:
         """Every mapped pair and every unmapped record of both sides (the scheduled full reconciliation).
+
+        ``wix_source="warehouse"`` reads the Wix side from the warehouse tables the ingestion keeps current,
+        instead of listing the whole site through the API: a pair whose warehouse record and external record
+        both still hash to the last sync's baselines is in step and costs no call; every other pair is decided
+        on a live read of the Wix record (a stale warehouse row never overwrites anything). The API listing is
+        the authority for the initial setup, which deletes.
 
         With ``delete_unmatched_on`` (the initial setup with a system of record), records of that side with
         no counterpart are deleted instead of copied over (site members excepted).
         """
+        from_warehouse = wix_source == "warehouse"
         for kind in self.config.kinds:
-            wix_records = {r["id"]: r for r in self._wix_list(kind)}
+            wix_records = (
+                self._warehouse_records(kind) if from_warehouse else {r["id"]: r for r in self._wix_list(kind)}
+            )
             ext_records = {r.id: r for r in self.external.iter_all(kind)}
             for m in self.store.mappings(kind):
+                wix_rec, ext_rec = wix_records.pop(m.wix_id, None), ext_records.pop(m.external_id, None)
+                if from_warehouse:
+                    if wix_rec is not None and ext_rec is not None and self._at_baseline(kind, m, wix_rec, ext_rec):
+                        continue
+                    wix_rec = _MISSING
                 self.sync_pair(
-                    kind,
-                    wix_id=m.wix_id,
-                    external_id=m.external_id,
-                    wix_rec=wix_records.pop(m.wix_id, None),
-                    ext_rec=ext_records.pop(m.external_id, None),
-                    origin=origin,
+                    kind, wix_id=m.wix_id, external_id=m.external_id, wix_rec=wix_rec, ext_rec=ext_rec, origin=origin
                 )
             # Link before deleting anything: match unmapped records across sides by natural key first.
             for wix_id, record in sorted(wix_records.items()):
@@ -207,7 +240,7 @@ class SyncEngine:
                     self.sync_pair(
                         kind,
                         wix_id=wix_id,
-                        wix_rec=record,
+                        wix_rec=_MISSING if from_warehouse else record,
                         origin=origin,
                         delete_unmatched=delete_unmatched_on == "wix",
                     )
@@ -223,6 +256,16 @@ class SyncEngine:
             self._flush_reviews()
         return self.report
 
+    def _warehouse_records(self, kind: Kind) -> dict[str, dict[str, Any]]:
+        rows = self.con.execute(
+            f"SELECT id, CAST(record AS VARCHAR) FROM main.{WIX_STREAM[kind]} WHERE deleted_at IS NULL"
+        ).fetchall()
+        return {str(record_id): orjson.loads(record) for record_id, record in rows}
+
+    def _at_baseline(self, kind: Kind, m: PairMapping, wix_rec: Mapping[str, Any], ext_rec: ExternalRecord) -> bool:
+        wix_hash = content_hash(wix_content(kind, wix_rec, self.config))
+        return wix_hash == m.wix_hash and content_hash(external_content(kind, ext_rec, self.config)) == m.external_hash
+
     def finish(self) -> SyncReport:
         """Mark the warehouse with what this run saw of Wix: current records upserted, deleted ones
         ``deleted_at``, merged ones ``merged_into``. Skipped in a dry run (it writes only ``sync_diffs``)."""
@@ -233,11 +276,14 @@ class SyncEngine:
             alive = [r for r in seen.values() if r is not None]
             gone = [i for i, r in seen.items() if r is None and i not in self._merges]
             if alive:
-                upserts.upsert_batch(self.con, WIX_STREAM[kind], records=alive, run_id=self.run_id)
+                result = upserts.upsert_batch(self.con, WIX_STREAM[kind], records=alive, run_id=self.run_id)
+                self.report.warehouse_rows_changed += result.inserted + result.updated
             if gone:
-                deletions.mark_deleted(self.con, WIX_STREAM[kind], gone, run_id=self.run_id)
+                self.report.warehouse_rows_changed += deletions.mark_deleted(
+                    self.con, WIX_STREAM[kind], gone, run_id=self.run_id
+                )
         if self._merges:
-            deletions.mark_merged(self.con, self._merges, run_id=self.run_id)
+            self.report.warehouse_rows_changed += deletions.mark_merged(self.con, self._merges, run_id=self.run_id)
         return self.report
 
     # ============================================================================================== reads
@@ -251,7 +297,7 @@ class SyncEngine:
             elif kind == "reviews":
                 record = self.wix.reviews.get(wix_id, return_private=True).to_wire()
             else:
-                record = self.wix.ratings.get(wix_id).to_wire()
+                record = _rating_wire(self.wix.ratings.get(wix_id))
         except WixNotFoundError:
             record = None
         self._wix_seen[kind][wix_id] = record
@@ -374,7 +420,10 @@ class SyncEngine:
                 reason = f"both sides changed since the last sync; policy {self.config.conflict_policy}"
                 self._conflict(kind, m, reason, winner, losing, winning)
         if winner == "wix":
-            return self._push_update_external(kind, m, wix_rec, wc, wh)
+            pushed = self._push_update_external(kind, m, wix_rec, wc, wh)
+            if kind == "contacts" and pushed is not None:
+                self._stamp_external_id(wix_rec, m.external_id)  # a linked contact's first sync
+            return pushed
         return self._push_update_wix(kind, m, wix_rec, ext_rec, ec, eh)
 
     def _policy_winner(self, wix_rec: Mapping[str, Any], ext_rec: ExternalRecord) -> Side:
@@ -416,7 +465,7 @@ class SyncEngine:
         if key is None:
             return None
         existing = None if key.get("authorId", "").startswith("pending:") else self.external.find(kind, key)
-        if existing is not None and self.store.by_external(kind, existing.id) is None:
+        if existing is not None and self._free_external(kind, existing.id):
             return self._link(kind, wix_rec, existing, origin)
         if existing is not None:
             self._skip(kind, TO_EXT, wix_id, existing.id, f"{existing.id} already mapped to another Wix record")
@@ -459,7 +508,7 @@ class SyncEngine:
                 return None
             found = self.wix.contacts.find_by_email(str(email))
             existing = found.to_wire() if found is not None else None
-            if existing is not None and self.store.by_wix(kind, existing["id"]) is None:
+            if existing is not None and self._free_wix(kind, existing["id"]):
                 return self._link(kind, existing, ext_rec, origin)
             if existing is not None:
                 self._skip(
@@ -480,7 +529,7 @@ class SyncEngine:
         existing = None if contact_id.startswith("pending:") else self._wix_find(kind, entity_id, contact_id, ext_rec)
         if existing is not None:
             existing_id = str(existing["id"])
-            mapped = self.store.by_wix(kind, existing_id)
+            mapped = None if self._free_wix(kind, existing_id) else self.store.by_wix(kind, existing_id)
             if mapped is None and self.store.has_intent("wix", kind, ext_rec.id):
                 # Our own create whose answer was lost (the job died after Wix stored it): adopt it.
                 return self._link(kind, existing, ext_rec, origin)
@@ -514,14 +563,16 @@ class SyncEngine:
             self._review_queue.append((ext_rec, dict(ec), review))
             return None
         try:  # ratings have no bulk endpoint: one call each
-            created = self.wix.ratings.create(
-                namespace=self.config.ratings_namespace,
-                group=self.config.ratings_group,
-                entity_id=entity_id,
-                attribute_name=str(ext_rec.fields.get("attribute") or ""),
-                value=canonical.rating_value(ec, self.config),
-                contact_id=contact_id,
-            ).to_wire()
+            created = _rating_wire(
+                self.wix.ratings.create(
+                    namespace=self.config.ratings_namespace,
+                    group=self.config.ratings_group,
+                    entity_id=entity_id,
+                    attribute_name=str(ext_rec.fields.get("attribute") or ""),
+                    value=canonical.rating_value(ec, self.config),
+                    contact_id=contact_id,
+                )
+            )
         except WixConflictError as exc:
             self._skip(
                 kind, TO_WIX, None, ext_rec.id, f"{exc.code or 'CONFLICT'}: Wix refused the create ({exc.message})"
@@ -678,7 +729,7 @@ class SyncEngine:
                 record = self.wix.reviews.update(wix_id, str(wix_rec.get("revision")), {"content": content}).to_wire()
             return self._apply_status(record, ec)
         value = canonical.rating_value(ec, self.config)
-        return self.wix.ratings.update(wix_id, str(wix_rec.get("revision")), value=value).to_wire()
+        return _rating_wire(self.wix.ratings.update(wix_id, str(wix_rec.get("revision")), value=value))
 
     def _apply_status(self, review: dict[str, Any], ec: Mapping[str, Any]) -> dict[str, Any]:
         """Moderation is its own endpoint, and only APPROVED / REJECTED can be set (SPEC.md §5.2)."""
@@ -780,6 +831,28 @@ class SyncEngine:
         if kind == "reviews":
             return {**key, "authorId": author}
         return {**key, "attribute": str(wix_rec.get("attributeName") or ""), "ownerId": author}
+
+    def _free_external(self, kind: Kind, external_id: str) -> bool:
+        """True when this external record may be linked: unmapped, or mapped to a Wix record that is gone (its
+        deletion event not handled yet). Without the second case, a record deleted and re-created at the same
+        natural key before the deletion is synced would stay unlinked for good."""
+        m = self.store.by_external(kind, external_id)
+        if m is None:
+            return True
+        if self._wix_get(kind, m.wix_id) is None:
+            self._forget(m)
+            return True
+        return False
+
+    def _free_wix(self, kind: Kind, wix_id: str) -> bool:
+        """The same, seen from Wix: unmapped, or mapped to an external record that is gone."""
+        m = self.store.by_wix(kind, wix_id)
+        if m is None:
+            return True
+        if self.external.get(kind, m.external_id) is None:
+            self._forget(m)
+            return True
+        return False
 
     def _mapped_author(self, kind: Kind, wix_rec: Mapping[str, Any]) -> str | None:
         holder = wix_rec.get("author") if kind == "reviews" else wix_rec.get("owner")

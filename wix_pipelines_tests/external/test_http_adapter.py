@@ -98,3 +98,35 @@ def test_admin_stats_count_writes_by_actor(adapter: HttpExternalAdapter, externa
     adapter.create("contacts", {"email": "s@example.org"}, idempotency_key="s")
     stats = httpx.get(f"{external.base_url}/_admin/stats").json()
     assert stats["writes"] == [{"kind": "contacts", "op": "upsert", "actor": "wix-sync", "count": 1}]
+
+
+def test_cli_serves_the_external_emulator_until_sigterm() -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wix_pipelines.cli", "external-emulator", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ),
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                stats = httpx.get(f"http://127.0.0.1:{port}/_admin/stats", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the external emulator did not start"
+                time.sleep(0.1)
+        assert stats.json()["changes"] == 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0

@@ -148,6 +148,20 @@ class SyncHarness:
                 return runs
         raise AssertionError(f"the sync did not settle in {max_rounds} rounds: events keep coming back (a loop)")
 
+    def pull_wix(self) -> dg.ExecuteInProcessResult:
+        """The ingestion's own pull of contacts, reviews and ratings into the warehouse (issue 3's assets)."""
+        from wix_pipelines.defs.ingest.assets import pull_assets
+
+        resources = {key: value for key, value in self.resources().items() if key in ("wix", "warehouse")}
+        return dg.materialize(
+            pull_assets, resources=resources, selection=["contacts", "reviews", "ratings"], instance=self.instance
+        )
+
+    def wix_api_calls(self) -> int:
+        """Requests to the Wix data APIs (the OAuth token endpoint left out)."""
+        requests = self.wix.state.stats.snapshot()["requests"]
+        return sum(n for route, n in requests.items() if "oauth" not in route)
+
     def reconcile(self, **config: Any) -> dg.ExecuteInProcessResult:
         return sync_reconcile_job.execute_in_process(
             run_config={"ops": {"reconcile_sync": {"config": config}}},

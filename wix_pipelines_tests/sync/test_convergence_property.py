@@ -1,13 +1,13 @@
 """Property: whatever people do on both sides, and however the events arrive, the sync converges.
 
-A hypothesis ``RuleBasedStateMachine`` interleaves random creates, updates and deletes of contacts and reviews
-on Wix (through its API) and in the external system, and delivers the resulting events late, out of order and
-more than once: Wix webhooks go through the real receiver (a duplicate is a replay the inbox refuses) and
-inbox ranges are sometimes processed twice (a retried job); external changes are handed over shuffled and
-duplicated. After every step no record is created twice and no id is mapped twice; at the end, once every
-event has been delivered, the sync must go quiet within a few rounds (no loop) with both sides equal under the
-mappings. The sync here uses an API key, so its own webhooks carry no app identity: echoes are recognised by
-the ledger alone, the harder case.
+A hypothesis ``RuleBasedStateMachine`` interleaves random creates, updates and deletes of contacts, reviews
+and ratings on Wix (through its API) and in the external system, and delivers the resulting events late, out
+of order and more than once: Wix webhooks go through the real receiver (a duplicate is a replay the inbox
+refuses) and inbox ranges are sometimes processed twice (a retried job); external changes are handed over
+shuffled and duplicated. After every step no record is created twice and no id is mapped twice; at the end,
+once every event has been delivered, the sync must go quiet within a few rounds (no loop) with both sides
+equal under the mappings. The sync here uses an API key, so its own webhooks carry no app identity: echoes
+are recognised by the ledger alone, the harder case.
 """
 
 from __future__ import annotations
@@ -159,6 +159,57 @@ class SyncMachine(RuleBasedStateMachine):
         if live:
             self.sides.external.state.delete("reviews", live[pick % len(live)]["id"], actor="crm-user")
 
+    @rule(pick=PICK, product=PRODUCTS, value=st.integers(1, 5))
+    def wix_create_rating(self, pick: int, product: str, value: int) -> None:
+        live = self._live_wix("contacts")
+        if not live:
+            return
+        with contextlib.suppress(WixApiError):  # one rating per attribute per owner
+            self.sides.client.ratings.create(
+                namespace="reviews",
+                group="stores",
+                entity_id=product,
+                attribute_name="overall",
+                value=value,
+                contact_id=live[pick % len(live)]["id"],
+            )
+
+    @rule(pick=PICK, value=st.integers(1, 5))
+    def wix_update_rating(self, pick: int, value: int) -> None:
+        live = self._live_wix("ratings")
+        if live:
+            r = live[pick % len(live)]
+            self.sides.client.ratings.update(r["id"], r["revision"], value=value)
+
+    @rule(pick=PICK)
+    def wix_delete_rating(self, pick: int) -> None:
+        live = self._live_wix("ratings")
+        if live:
+            self.sides.client.ratings.delete(live[pick % len(live)]["id"])
+
+    @rule(pick=PICK, product=PRODUCTS, value=st.integers(1, 5))
+    def ext_create_rating(self, pick: int, product: str, value: int) -> None:
+        live = self._live_ext("contacts")
+        if not live:
+            return
+        fields = {"productId": product, "attribute": "overall", "ownerId": live[pick % len(live)]["id"], "value": value}
+        with contextlib.suppress(ExternalApiError):
+            self.sides.external.state.create("ratings", fields, actor="crm-user")
+
+    @rule(pick=PICK, value=st.integers(1, 5))
+    def ext_update_rating(self, pick: int, value: int) -> None:
+        live = self._live_ext("ratings")
+        if live:
+            self.sides.external.state.update(
+                "ratings", live[pick % len(live)]["id"], {"value": value}, actor="crm-user"
+            )
+
+    @rule(pick=PICK)
+    def ext_delete_rating(self, pick: int) -> None:
+        live = self._live_ext("ratings")
+        if live:
+            self.sides.external.state.delete("ratings", live[pick % len(live)]["id"], actor="crm-user")
+
     # ------------------------------------------------------------------------------------------ delivery
 
     def _collect(self) -> None:
@@ -249,7 +300,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     def assert_equal_under_mappings(self) -> None:
         con = self.sides.con
-        for kind, collection in (("contacts", "contacts"), ("reviews", "reviews")):
+        for kind, collection in (("contacts", "contacts"), ("reviews", "reviews"), ("ratings", "ratings")):
             wix = {r["id"]: r for r in self._live_wix(collection)}
             ext = {r["id"]: r for r in self._live_ext(kind)}
             pairs = dict(con.execute("SELECT wix_id, external_id FROM sync_map WHERE kind = ?", [kind]).fetchall())
@@ -266,11 +317,19 @@ class SyncMachine(RuleBasedStateMachine):
                 # A review whose author no longer exists on its own side cannot be matched: Wix needs a contact.
                 live_wix_contacts = set(self._live_wix_ids("contacts"))
                 live_ext_contacts = {r["id"] for r in self._live_ext("contacts")}
-                orphans_ok = all(wix[i]["author"]["contactId"] not in live_wix_contacts for i in unmapped_wix)
-                assert orphans_ok, f"unsynced Wix reviews with a live author: {unmapped_wix}"
-                assert all(ext[i]["fields"]["authorId"] not in live_ext_contacts for i in unmapped_ext), (
-                    f"unsynced external reviews with a live author: {unmapped_ext}"
+                holder, ext_key = ("author", "authorId") if kind == "reviews" else ("owner", "ownerId")
+                orphans_ok = all(wix[i][holder]["contactId"] not in live_wix_contacts for i in unmapped_wix)
+                assert orphans_ok, f"unsynced Wix {kind} with a live author: {self._history(unmapped_wix)}"
+                assert all(ext[i]["fields"][ext_key] not in live_ext_contacts for i in unmapped_ext), (
+                    f"unsynced external {kind} with a live author: {unmapped_ext}"
                 )
+
+    def _history(self, wix_ids: set[str]) -> list[tuple[object, ...]]:
+        """What the sync recorded about these records (a failing example says why it did not link them)."""
+        return self.sides.con.execute(
+            "SELECT wix_id, op, direction, external_id, reason FROM sync_diffs WHERE list_contains(?, wix_id)",
+            [sorted(wix_ids)],
+        ).fetchall()
 
     def _live_wix_ids(self, collection: str) -> list[str]:
         return [r["id"] for r in self._live_wix(collection)]

@@ -125,3 +125,25 @@ def test_reviews_from_the_external_side_are_created_with_one_bulk_call(sides: Si
     assert sides.wix.state.stats.count("POST", paths.REVIEWS) == 0
     # The status set in the external system reached Wix through its moderation endpoint.
     assert {r["moderation"]["moderationStatus"] for r in sides.wix.state.reviews.values()} == {"REJECTED"}
+
+
+def test_external_changes_made_with_the_syncs_own_credentials_are_skipped_unread(sides: Sides) -> None:
+    from wix_pipelines.external import Change
+
+    config = SyncConfig(external_sync_actor="wix-sync")
+    contact = sides.client.contacts.create({"emails": {"items": [{"email": "own@example.org"}]}})
+    sides.engine(config).sync_from_wix({"contacts": [str(contact.id)]})
+    [change] = sides.adapter.list_changes(None).changes
+    assert change.actor == "wix-sync"
+    reads = sides.external.state.requests.copy()
+    report = sides.engine(config).handle_external_changes([Change(**change.model_dump())])
+    assert report.total("echo") == 1
+    assert sides.external.state.requests == reads  # not even a read
+
+
+def test_the_example_config_file_is_valid() -> None:
+    import wix_pipelines.sync
+
+    example = Path(wix_pipelines.sync.__file__).parent / "sync.example.toml"
+    config = load_sync_config(example)
+    assert config.system_of_record == "wix" and config.entities == {"prod-4f1c2d": "SKU-1001"}

@@ -128,6 +128,27 @@ def test_reviews_and_ratings_cross_both_ways_including_moderation(h: SyncHarness
     h.settle()
     assert h.wix.state.ratings.get(rating["id"])["value"] == 2
     assert h.wix_writes() == wix_writes + 2  # one create, one update: no echo, no copy
+    with h.wix_user() as wix:
+        wix.post(
+            "/ratings/v1/ratings",
+            json={
+                "namespace": "reviews",
+                "group": "stores",
+                "entityId": "prod-1",
+                "attributeName": "value",
+                "value": 3,
+                "ratingOwner": {"contactId": contact["id"]},
+            },
+        ).raise_for_status()
+    h.settle()
+    ext_ratings = {r["fields"]["attribute"]: r["fields"] for r in h.external.state.live("ratings")}
+    assert ext_ratings["value"] == {
+        "productId": "prod-1",
+        "attribute": "value",
+        "ownerId": ext_contact["id"],
+        "value": 3,
+    }
+    assert h.query("SELECT count(*) FROM ratings WHERE owner_contact_id = ?", [contact["id"]]) == [(2,)]
     h.ext_update("reviews", ext_review["id"], title="Changed my mind", rating=2)
     h.settle()
     content = h.wix.state.reviews.get(review["id"])["content"]
@@ -276,7 +297,8 @@ def test_scheduled_reconciliation_catches_changes_whose_events_were_missed(h: Sy
     ext_id = h.ext_create("contacts", email="other@example.org", firstName="Other")
     h.external_cursor = "999"  # and the feed position moved past the external change
     assert h.settle() == 0
-    result = h.reconcile()
+    h.pull_wix()  # the hourly ingestion brings the Wix contact into the warehouse
+    result = h.reconcile()  # warehouse vs external
     assert result.success
     assert h.external.state.find("contacts", {"email": "missed@example.org"}) is not None
     assert {c["primaryInfo"]["email"] for c in h.wix.state.contacts.values()} == {
@@ -285,10 +307,14 @@ def test_scheduled_reconciliation_catches_changes_whose_events_were_missed(h: Sy
     }
     metadata = result.output_for_node("reconcile_sync")
     assert metadata["writes"] >= 2
-    # A second reconciliation finds nothing to do.
-    writes = (h.wix_writes(), h.external_sync_writes())
+    # A second reconciliation finds nothing to do, and spends no Wix call on pairs that are in step.
+    h.pull_wix()
+    writes, calls = (h.wix_writes(), h.external_sync_writes()), h.wix_api_calls()
     assert h.reconcile().output_for_node("reconcile_sync")["writes"] == 0
     assert (h.wix_writes(), h.external_sync_writes()) == writes
+    assert h.wix_api_calls() == calls
+    # The full listing through the API (wix_source="api") agrees.
+    assert h.reconcile(wix_source="api").output_for_node("reconcile_sync")["writes"] == 0
     assert contact["id"] in {w for (w,) in h.query("SELECT wix_id FROM sync_map")}
     assert ext_id in {e for (e,) in h.query("SELECT external_id FROM sync_map")}
 
@@ -298,7 +324,7 @@ def test_dry_run_writes_the_diff_and_shows_it_as_run_metadata_without_pushing(h:
     _wix_contact(h, "dry@example.org")
     h.ext_create("contacts", email="dry-ext@example.org")
     writes = (h.wix_writes(), h.external_sync_writes())
-    result = h.reconcile(dry_run=True)
+    result = h.reconcile(dry_run=True, wix_source="api")
     assert (h.wix_writes(), h.external_sync_writes()) == writes
     rows = h.query("SELECT direction, op, dry_run FROM sync_diffs ORDER BY direction")
     assert rows == [("external->wix", "create", True), ("wix->external", "create", True)]

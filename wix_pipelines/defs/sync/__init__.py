@@ -1,5 +1,7 @@
 """Dagster objects of the two-way sync. The lead wires these lists into ``wix_pipelines/definitions.py``."""
 
+import dagster as dg
+
 from .jobs import external_to_wix_job, sync_reconcile_job, wix_to_external_job
 from .resources import ExternalSystemResource, SyncSettingsResource, external_from_env, sync_settings_from_env
 from .schedules import sync_reconcile_schedule
@@ -7,7 +9,7 @@ from .sensors import external_change_feed_sensor, wix_webhook_inbox_sensor
 
 # The sync keeps its state in tables (sync_map, sync_diffs...) written by ops, not assets: its runs are
 # event-driven pushes, not materialisations of a data product.
-sync_assets: list = []
+sync_assets: list[dg.AssetsDefinition] = []
 sync_jobs = [wix_to_external_job, external_to_wix_job, sync_reconcile_job]
 sync_sensors = [wix_webhook_inbox_sensor, external_change_feed_sensor]
 sync_schedules = [sync_reconcile_schedule]

@@ -40,6 +40,11 @@ class ExternalChangesConfig(dg.Config):
 
 class ReconcileConfig(dg.Config):
     dry_run: bool = False
+    wix_source: str = Field(
+        default="warehouse",
+        description='"warehouse": compare the warehouse (kept current by the ingestion) with the external system '
+        'and read Wix live only where they differ; "api": list the whole site through the API.',
+    )
     setup_system_of_record: str = Field(
         default="",
         description='Initial setup with this system of record ("wix" or "external"): the other side\'s unmatched '
@@ -63,7 +68,8 @@ def _run_engine(
         report = work(engine)
         engine.finish()
         markdown = diff_markdown(con, context.run_id)
-    if not dry:
+    if not dry and report.warehouse_rows_changed:
+        # Analysts see Wix tables only; a run that changed none of their rows (an echo) republishes nothing.
         warehouse.publish_snapshot()
     metadata = {**report.as_metadata(), "dry_run": dry, "diff": dg.MetadataValue.md(markdown)}
     metadata["counts"] = dg.MetadataValue.json(metadata["counts"])
@@ -121,9 +127,13 @@ def reconcile_sync(
     if sor not in ("", "wix", "external"):
         raise dg.Failure(f'setup_system_of_record must be "wix", "external" or empty, got {sor!r}')
 
+    source = config.wix_source.strip().lower()
+    if source not in ("warehouse", "api"):
+        raise dg.Failure(f'wix_source must be "warehouse" or "api", got {source!r}')
+
     def work(engine: SyncEngine) -> SyncReport:
         if not sor:
-            return engine.reconcile_all()
+            return engine.reconcile_all(wix_source="api" if source == "api" else "warehouse")
         return initial_setup(engine, "wix" if sor == "wix" else "external")
 
     return _run_engine(context, wix, warehouse, external, sync_settings, config.dry_run, work)
