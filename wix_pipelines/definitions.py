@@ -9,11 +9,17 @@ from wix_pipelines.defs.jobs import pull_job, reconcile_job
 from wix_pipelines.defs.marts import mart_assets, mart_sensors
 from wix_pipelines.defs.resources import warehouse_from_env, wix_api_from_env
 from wix_pipelines.defs.schedules import pull_schedule, reconcile_schedule
+from wix_pipelines.defs.sync import sync_assets, sync_jobs, sync_resources, sync_schedules, sync_sensors
 
 defs = dg.Definitions(
-    assets=[*pull_assets, *mart_assets],
-    jobs=[pull_job, reconcile_job, history_job, *alert_jobs],
-    schedules=[pull_schedule, reconcile_schedule],
-    sensors=[*mart_sensors, *alert_sensors],
-    resources={"wix": wix_api_from_env(), "warehouse": warehouse_from_env(), "alerts": alerts_from_env()},
+    assets=[*pull_assets, *mart_assets, *sync_assets],
+    jobs=[pull_job, reconcile_job, history_job, *alert_jobs, *sync_jobs],
+    schedules=[pull_schedule, reconcile_schedule, *sync_schedules],
+    sensors=[*mart_sensors, *alert_sensors, *sync_sensors],
+    resources={
+        "wix": wix_api_from_env(),
+        "warehouse": warehouse_from_env(),
+        "alerts": alerts_from_env(),
+        **sync_resources,
+    },
 )

@@ -29,9 +29,7 @@ class ApiKeyAuth(httpx.Auth):
     """API-key auth: ``Authorization: <key>`` (raw, no ``Bearer``) plus ``wix-site-id`` or
     ``wix-account-id``."""
 
-    def __init__(
-        self, api_key: SecretStr | str, site_id: str | None = None, account_id: str | None = None
-    ) -> None:
+    def __init__(self, api_key: SecretStr | str, site_id: str | None = None, account_id: str | None = None) -> None:
         if not api_key or not _secret(api_key).get_secret_value():
             raise ValueError("ApiKeyAuth needs a non-empty api_key")
         if bool(site_id) == bool(account_id):
@@ -125,9 +123,7 @@ class OAuthAppAuth(httpx.Auth):
             "client_secret": self.app_secret.get_secret_value(),
             "instance_id": self.instance_id,
         }
-        return httpx.Request(
-            "POST", url, content=orjson.dumps(body), headers={"Content-Type": "application/json"}
-        )
+        return httpx.Request("POST", url, content=orjson.dumps(body), headers={"Content-Type": "application/json"})
 
     def _store(self, response: httpx.Response, token_request: httpx.Request) -> _Token:
         path = token_request.url.path

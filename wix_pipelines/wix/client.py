@@ -100,9 +100,7 @@ class ContactsApi(_Api):
         # A replay of a create the server rejects as duplicate cannot double the contact, so ambiguous
         # failures may be retried; without an email/phone (or with allowDuplicates) nothing stops a second
         # copy.
-        has_key = bool(
-            (info_wire.get("emails") or {}).get("items") or (info_wire.get("phones") or {}).get("items")
-        )
+        has_key = bool((info_wire.get("emails") or {}).get("items") or (info_wire.get("phones") or {}).get("items"))
         response = self._t.request(
             "POST",
             paths.CONTACTS,
@@ -112,9 +110,7 @@ class ContactsApi(_Api):
         )
         return _model(response, "contact", Contact)
 
-    def get(
-        self, contact_id: str, *, fields: Sequence[str] = (), fieldsets: Sequence[str] = ("FULL",)
-    ) -> Contact:
+    def get(self, contact_id: str, *, fields: Sequence[str] = (), fieldsets: Sequence[str] = ("FULL",)) -> Contact:
         params: dict[str, Any] = {}
         if fields:
             params["fields"] = list(fields)
@@ -158,9 +154,7 @@ class ContactsApi(_Api):
             if exc.attempts <= 1:
                 raise
 
-    def merge(
-        self, target_contact_id: str, target_revision: int, source_contact_ids: Sequence[str]
-    ) -> Contact:
+    def merge(self, target_contact_id: str, target_revision: int, source_contact_ids: Sequence[str]) -> Contact:
         response = self._t.request(
             "POST",
             f"{paths.CONTACTS}/{_id(target_contact_id)}/merge",
@@ -281,9 +275,7 @@ class ContactsApi(_Api):
             query = Query(filter=flt, sort=(Sort("createdDate", "ASC"),), fields=fields, fieldsets=fieldsets)
             return self.query_page(query, limit=limit, offset=offset)
 
-        return iter_keyset_pages(
-            fetch, since=since, page_size=size, base_filter=filter, exclude_ids=exclude_ids
-        )
+        return iter_keyset_pages(fetch, since=since, page_size=size, base_filter=filter, exclude_ids=exclude_ids)
 
     def iter_updated_since(
         self,
@@ -333,9 +325,7 @@ class ExtendedFieldsApi(_Api):
         return field
 
     def get(self, key: str) -> ExtendedField:
-        response = self._t.request(
-            "GET", f"{paths.EXTENDED_FIELDS}/{_id(key)}", operation="extended_fields.get"
-        )
+        response = self._t.request("GET", f"{paths.EXTENDED_FIELDS}/{_id(key)}", operation="extended_fields.get")
         return _model(response, "field", ExtendedField)
 
     def list_pages(
@@ -358,9 +348,7 @@ class ExtendedFieldsApi(_Api):
             ):
                 if value is not None:
                     params[name] = value
-            response = self._t.request(
-                "GET", paths.EXTENDED_FIELDS, params=params, operation="extended_fields.list"
-            )
+            response = self._t.request("GET", paths.EXTENDED_FIELDS, params=params, operation="extended_fields.list")
             return page_from_response(response, "fields", ExtendedField)
 
         return iter_offset_pages(fetch, limit=size)
@@ -406,16 +394,12 @@ class ReviewsApi(_Api):
         mask = _field_mask(field_mask)
         if mask:
             body["fieldMask"] = mask
-        response = self._t.request(
-            "PATCH", f"{paths.REVIEWS}/{_id(review_id)}", json=body, operation="reviews.update"
-        )
+        response = self._t.request("PATCH", f"{paths.REVIEWS}/{_id(review_id)}", json=body, operation="reviews.update")
         return _model(response, "review", Review)
 
     def delete(self, review_id: str) -> Review | None:
         try:
-            response = self._t.request(
-                "DELETE", f"{paths.REVIEWS}/{_id(review_id)}", operation="reviews.delete"
-            )
+            response = self._t.request("DELETE", f"{paths.REVIEWS}/{_id(review_id)}", operation="reviews.delete")
         except WixNotFoundError as exc:
             if exc.attempts <= 1:
                 raise
@@ -447,9 +431,7 @@ class ReviewsApi(_Api):
         )
         return _model(response, "review", Review)
 
-    def bulk_create(
-        self, reviews: Iterable[Review | Mapping[str, Any]], *, return_entity: bool = True
-    ) -> BulkResult:
+    def bulk_create(self, reviews: Iterable[Review | Mapping[str, Any]], *, return_entity: bool = True) -> BulkResult:
         """Up to 100 reviews in one call; per-item failures are in ``results[i].item_metadata``."""
         items = [_wire(r) for r in reviews]
         if not 1 <= len(items) <= 100:
@@ -485,9 +467,7 @@ class ReviewsApi(_Api):
         body: dict[str, Any] = {"includePrivateReviews": include_private}
         if filter is not None:
             body["filter"] = filter.to_wire()
-        response = self._t.request(
-            "POST", paths.REVIEWS_COUNT, json=body, operation="reviews.count", idempotent=True
-        )
+        response = self._t.request("POST", paths.REVIEWS_COUNT, json=body, operation="reviews.count", idempotent=True)
         return int(response.data.get("count") or 0)
 
 
@@ -544,18 +524,14 @@ class RatingsApi(_Api):
             if exc.attempts <= 1:
                 raise
 
-    def query_pages(
-        self, query: Query | None = None, *, page_size: int = CURSOR_MAX_PAGE
-    ) -> Iterator[Page[Rating]]:
+    def query_pages(self, query: Query | None = None, *, page_size: int = CURSOR_MAX_PAGE) -> Iterator[Page[Rating]]:
         def send(body: dict[str, Any]) -> Page[Rating]:
             response = self._t.request(
                 "POST", paths.RATINGS_QUERY, json=body, operation="ratings.query", idempotent=True
             )
             return page_from_response(response, "ratings", Rating)
 
-        return iter_cursor_pages(
-            send, (query or Query()).to_wire(), limit=_check_page_size(page_size, CURSOR_MAX_PAGE)
-        )
+        return iter_cursor_pages(send, (query or Query()).to_wire(), limit=_check_page_size(page_size, CURSOR_MAX_PAGE))
 
 
 class ReviewRequestsApi(_Api):
@@ -609,9 +585,7 @@ class ReviewRequestsApi(_Api):
             )
             return page_from_response(response, "reviewRequests", ReviewRequest)
 
-        return iter_cursor_pages(
-            send, (query or Query()).to_wire(), limit=_check_page_size(page_size, CURSOR_MAX_PAGE)
-        )
+        return iter_cursor_pages(send, (query or Query()).to_wire(), limit=_check_page_size(page_size, CURSOR_MAX_PAGE))
 
     def count(self, filter: Filter | None = None) -> int:
         body: dict[str, Any] = {}

@@ -63,9 +63,7 @@ __all__ = [
 # Wire timestamps: parsed from ISO-8601 (with or without fraction), written back with milliseconds and Z.
 WixDateTime = Annotated[datetime, PlainSerializer(format_timestamp, when_used="json")]
 # int64 values arrive as strings (SPEC.md §2.1); accept a number too rather than failing a load.
-Int64Str = Annotated[
-    str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)
-]
+Int64Str = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)]
 
 
 class WixModel(BaseModel):

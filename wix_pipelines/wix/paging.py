@@ -84,15 +84,11 @@ def _paging_metadata(data: dict[str, Any]) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def page_from_response(
-    response: ApiResponse, items_key: str, model: type[ModelT] | None = None
-) -> Page[ModelT]:
+def page_from_response(response: ApiResponse, items_key: str, model: type[ModelT] | None = None) -> Page[ModelT]:
     data = response.data
     items = data.get(items_key) or []
     if not isinstance(items, list):
-        raise WixError(
-            f"expected a list under {items_key!r} in the response (request id {response.request_id})"
-        )
+        raise WixError(f"expected a list under {items_key!r} in the response (request id {response.request_id})")
     meta = _paging_metadata(data)
     total = meta.get("total")
     if meta.get("tooManyToCount"):
@@ -244,9 +240,7 @@ def iter_keyset_pages(
             # Step 2: a full page of one timestamp. Everything we yielded at T is in ``seen``.
             seen = ids_at_lower if lower == first_ts else set()
             seen.update(item["id"] for item in items if "id" in item)
-            yield from _drain_tie_group(
-                fetch, first_ts, seen, page_size, base_filter, field_name, max_drain_rounds
-            )
+            yield from _drain_tie_group(fetch, first_ts, seen, page_size, base_filter, field_name, max_drain_rounds)
             lower, strict, ids_at_lower = first_ts, True, set()
             continue
         # Step 1: advance. The last timestamp can't equal the old lower bound here (first < last), so the ids

@@ -203,9 +203,7 @@ class Transport:
     def _on_request(self, request: httpx.Request) -> None:
         # Event hooks see every HTTP request, including OAuth token fetches and 401 replays made by auth
         # flows.
-        operation = (
-            "oauth.token" if request.url.path.endswith(paths.OAUTH_TOKEN) else _current_operation.get()
-        )
+        operation = "oauth.token" if request.url.path.endswith(paths.OAUTH_TOKEN) else _current_operation.get()
         self.stats._record_request(operation)
 
     def _redact(self, error: WixApiError) -> None:
@@ -282,9 +280,7 @@ class Transport:
             self.rate_limiter.acquire()
         headers = {"Content-Type": "application/json"} if content is not None else None
         started = time.perf_counter()
-        response = self._client.request(
-            attempt.method, attempt.path, params=params, content=content, headers=headers
-        )
+        response = self._client.request(attempt.method, attempt.path, params=params, content=content, headers=headers)
         request_id = response.headers.get(_REQUEST_ID_HEADER)
         log.debug(
             "%s %s -> %d in %.1f ms (request id %s)",

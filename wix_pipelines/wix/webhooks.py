@@ -24,9 +24,7 @@ __all__ = ["WebhookVerificationError", "load_public_key_pem", "verify_and_parse_
 
 WIX_ISSUER = "wix.com"
 
-Reason = Literal[
-    "bad_key", "malformed", "bad_signature", "expired", "not_yet_valid", "bad_claims", "bad_payload"
-]
+Reason = Literal["bad_key", "malformed", "bad_signature", "expired", "not_yet_valid", "bad_claims", "bad_payload"]
 
 
 class WebhookVerificationError(WixError):
@@ -68,9 +66,7 @@ def verify_and_parse_webhook(
     """
     token = (jwt_text.decode("utf-8", "replace") if isinstance(jwt_text, bytes) else jwt_text).strip()
     if token.count(".") != 2:
-        raise WebhookVerificationError(
-            "malformed", "body is not a compact JWT (expected three dot-separated parts)"
-        )
+        raise WebhookVerificationError("malformed", "body is not a compact JWT (expected three dot-separated parts)")
     key = load_public_key_pem(public_key_pem)
     options: dict[str, Any] = {"require": ["data"], "verify_aud": app_id is not None}
     try:
@@ -86,9 +82,7 @@ def verify_and_parse_webhook(
     except jwt.ExpiredSignatureError:
         raise WebhookVerificationError("expired", "token has expired (exp is in the past)") from None
     except jwt.ImmatureSignatureError:
-        raise WebhookVerificationError(
-            "not_yet_valid", "token is not valid yet (iat/nbf in the future)"
-        ) from None
+        raise WebhookVerificationError("not_yet_valid", "token is not valid yet (iat/nbf in the future)") from None
     except jwt.InvalidSignatureError:
         raise WebhookVerificationError("bad_signature", "signature does not match the public key") from None
     except (jwt.InvalidAudienceError, jwt.InvalidIssuerError, jwt.MissingRequiredClaimError) as exc:

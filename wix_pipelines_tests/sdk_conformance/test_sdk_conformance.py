@@ -34,9 +34,7 @@ RUN_TIMEOUT_S = 180
 RUN_TAG = "pytest"  # WIX_RUN_TAG: the script puts it in the names and entity ids it creates
 
 pytestmark = [
-    pytest.mark.skipif(
-        NODE is None, reason="node is not installed: the official-SDK conformance test needs it"
-    ),
+    pytest.mark.skipif(NODE is None, reason="node is not installed: the official-SDK conformance test needs it"),
     pytest.mark.skipif(
         not SDK_INSTALLED,
         reason=f"the official Wix SDK is not installed under {HERE.name}/node_modules: run `{INSTALL_HINT}`",
@@ -142,9 +140,7 @@ def pick_orders(emulator: RunningEmulator) -> tuple[str, list[str], str]:
         top = [str(i["catalogItemId"]) for i in ranked[:5]]
         candidates.append((len(items), str(order["id"]), top))
     if not candidates:
-        pytest.fail(
-            f"the emulator seeded no usable order (orders: {len(orders)}); the review-request steps need one"
-        )
+        pytest.fail(f"the emulator seeded no usable order (orders: {len(orders)}); the review-request steps need one")
     if not empty:
         pytest.fail(f"the emulator seeded no empty order (orders: {len(orders)}); ORDER_IS_EMPTY needs one")
     candidates.sort(key=lambda c: (-c[0], c[1]))
@@ -179,9 +175,7 @@ def run_conformance(
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         last = out.strip().splitlines()[-1:] or ["nothing"]
-        pytest.fail(
-            f"conformance.mjs did not finish within {RUN_TIMEOUT_S}s; last step reported: {last[0][:2000]}"
-        )
+        pytest.fail(f"conformance.mjs did not finish within {RUN_TIMEOUT_S}s; last step reported: {last[0][:2000]}")
     lines: list[dict[str, Any]] = []
     for raw in proc.stdout.splitlines():
         raw = raw.strip()
@@ -212,20 +206,13 @@ def check_state_after_run(emulator: RunningEmulator) -> list[str]:
     expected_names = {f"Page{i:02d}" for i in range(12)}
     if set(ours) != expected_names:
         problems.append(
-            f"contacts named {last_name!r} in state: {sorted(map(str, ours))}, "
-            f"expected {sorted(expected_names)}"
+            f"contacts named {last_name!r} in state: {sorted(map(str, ours))}, expected {sorted(expected_names)}"
         )
     field_keys = [f.get("key") for f in fields if f.get("displayName") == f"Conformance {RUN_TAG}"]
     if len(field_keys) != 1:
-        problems.append(
-            f"extended fields named 'Conformance {RUN_TAG}' in state: {field_keys}, expected exactly one"
-        )
+        problems.append(f"extended fields named 'Conformance {RUN_TAG}' in state: {field_keys}, expected exactly one")
     elif "Page00" in ours:
-        value = (
-            ((ours["Page00"].get("info") or {}).get("extendedFields") or {})
-            .get("items", {})
-            .get(field_keys[0])
-        )
+        value = ((ours["Page00"].get("info") or {}).get("extendedFields") or {}).get("items", {}).get(field_keys[0])
         if value != "CRM-0042":
             problems.append(f"contact Page00's {field_keys[0]} in state is {value!r}, expected 'CRM-0042'")
     by_entity = Counter(r.get("entityId") for r in reviews)
@@ -272,29 +259,22 @@ def test_official_wix_sdk_passes_every_step_against_the_emulator(
     failed = [line for line in steps if not line.get("ok")]
     problems: list[str] = []
     if failed:
-        problems.append(
-            f"{len(failed)} of {len(steps)} SDK steps failed:\n" + "\n".join(map(format_failure, failed))
-        )
+        problems.append(f"{len(failed)} of {len(steps)} SDK steps failed:\n" + "\n".join(map(format_failure, failed)))
     if missing:
         problems.append(f"steps that never reported: {missing}")
     if unexpected:
-        problems.append(
-            f"steps reported but not expected by this test (add them to EXPECTED_STEPS): {unexpected}"
-        )
+        problems.append(f"steps reported but not expected by this test (add them to EXPECTED_STEPS): {unexpected}")
     assert not problems, "\n\n".join(problems)
 
     # Where the SDK's calls landed: the script's own log of the URLs it sent (after the host rewrite) must
     # be canonical public paths, and the emulator must have counted exactly those calls on those routes.
     assert len(summaries) == 1, f"expected one summary line, got {len(summaries)}"
     sent = summaries[0]["requests"]
-    off_canon = [
-        f"{r['method']} {r['path']}" for r in sent if canonical_route(r["method"], r["path"]) is None
-    ]
+    off_canon = [f"{r['method']} {r['path']}" for r in sent if canonical_route(r["method"], r["path"]) is None]
     assert not off_canon, f"the SDK called paths outside the canonical public routes: {off_canon}"
     sent_by_route = Counter(canonical_route(r["method"], r["path"]) for r in sent)
     assert set(sent_by_route) == CANONICAL_ROUTES, (
-        "routes the script was meant to exercise but did not: "
-        f"{sorted(CANONICAL_ROUTES - set(sent_by_route))}"
+        f"routes the script was meant to exercise but did not: {sorted(CANONICAL_ROUTES - set(sent_by_route))}"
     )
     state_problems = check_state_after_run(emulator)
     assert not state_problems, "the emulator's state after the SDK run is off:\n" + "\n".join(state_problems)

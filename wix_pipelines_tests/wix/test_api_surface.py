@@ -169,9 +169,7 @@ def test_ratings_create_in_the_seed_shape_query_and_delete(wix: WixClient) -> No
     assert dup.value.code == "DUPLICATE_RATING"
     assert wix.ratings.update(rating.id or "", rating.revision or "1", value=5).value == 5
     assert wix.ratings.get(rating.id or "").revision == "2"
-    mine = [
-        r for p in wix.ratings.query_pages(Query(filter=Filter.eq("entityId", "prod-1"))) for r in p.items
-    ]
+    mine = [r for p in wix.ratings.query_pages(Query(filter=Filter.eq("entityId", "prod-1"))) for r in p.items]
     assert rating.id in {r["id"] for r in mine}
     assert len([r for p in wix.ratings.query_pages(page_size=9) for r in p.items]) == 31
     wix.ratings.delete(rating.id or "")
@@ -179,9 +177,7 @@ def test_ratings_create_in_the_seed_shape_query_and_delete(wix: WixClient) -> No
         wix.ratings.get(rating.id or "")
 
 
-def test_review_requests_create_get_query_cancel_and_delete(
-    wix: WixClient, emulator: RunningEmulator
-) -> None:
+def test_review_requests_create_get_query_cancel_and_delete(wix: WixClient, emulator: RunningEmulator) -> None:
     contact = _new_contact(wix, "buyer@example.org")
     request = wix.review_requests.create(
         ReviewRequest.model_validate(

@@ -15,9 +15,7 @@ from wix_pipelines.wix.query import format_timestamp
 T0 = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
 
 
-def _contacts(
-    n: int, created: datetime | None = None, prefix: str = "c", step_ms: int = 0
-) -> list[dict[str, Any]]:
+def _contacts(n: int, created: datetime | None = None, prefix: str = "c", step_ms: int = 0) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
         ts = (created or T0) + timedelta(milliseconds=i * step_ms)
@@ -47,9 +45,7 @@ def test_tied_created_dates_across_pages_are_loaded_once(emu: RunningEmulator, c
     assert created == sorted(created), "pages must ascend by createdDate"
 
 
-def test_a_tie_group_at_the_watermark_is_resumed_without_loss(
-    emu: RunningEmulator, client: WixClient
-) -> None:
+def test_a_tie_group_at_the_watermark_is_resumed_without_loss(emu: RunningEmulator, client: WixClient) -> None:
     tie = T0 + timedelta(seconds=5)
     emu.state.insert_records("contacts", _contacts(50, T0, "old", step_ms=10))
     emu.state.insert_records("contacts", _contacts(1200, tie, "tied"))
@@ -100,9 +96,7 @@ def test_bulk_iteration_is_fast_enough_for_the_benchmark(emu: RunningEmulator, c
     elapsed = time.perf_counter() - started
     rate = count / elapsed
     requests = client.stats.requests
-    print(
-        f"\nclient throughput: {count} contacts in {elapsed:.2f} s = {rate:,.0f}/s over {requests} requests"
-    )
+    print(f"\nclient throughput: {count} contacts in {elapsed:.2f} s = {rate:,.0f}/s over {requests} requests")
     assert count == n
     # The benchmark target is 20k/s; keep the test's bar lower so a loaded CI machine does not flake.
     assert rate > 5_000

@@ -66,11 +66,7 @@ def test_keyset_paging_yields_every_record_once_whatever_the_ties(
     records = _records(group_sizes)
     fake = FakeContacts(records)
     since = None if since_group is None else BASE + timedelta(milliseconds=since_group)
-    got = [
-        item["id"]
-        for page in iter_keyset_pages(fake.fetch, since=since, page_size=page_size)
-        for item in page
-    ]
+    got = [item["id"] for page in iter_keyset_pages(fake.fetch, since=since, page_size=page_size) for item in page]
     expected = [r["id"] for r in records if since is None or r["createdDate"] >= format_timestamp(since)]
     assert len(got) == len(set(got)), "a record was yielded twice"
     assert sorted(got) == sorted(expected), "a record was lost"
@@ -112,11 +108,7 @@ def test_exclude_ids_skips_records_already_loaded_at_the_watermark() -> None:
     fake = FakeContacts(_records([4, 4]))
     since = BASE
     loaded = {"c-000-00000", "c-000-00001"}
-    got = [
-        i["id"]
-        for p in iter_keyset_pages(fake.fetch, since=since, page_size=3, exclude_ids=loaded)
-        for i in p
-    ]
+    got = [i["id"] for p in iter_keyset_pages(fake.fetch, since=since, page_size=3, exclude_ids=loaded) for i in p]
     assert len(got) == 6 and not loaded & set(got)
 
 
@@ -144,9 +136,7 @@ def test_cursor_pager_sends_only_the_cursor_on_follow_ups() -> None:
     def send(body: dict[str, Any]) -> Page[Contact]:
         bodies.append(body)
         n = len(bodies)
-        return Page(
-            items=[{"id": str(n)}], raw=b"", request_id=None, next_cursor=f"cur{n}" if n < 3 else None
-        )
+        return Page(items=[{"id": str(n)}], raw=b"", request_id=None, next_cursor=f"cur{n}" if n < 3 else None)
 
     query = {
         "filter": {"namespace": {"$eq": "stores"}},

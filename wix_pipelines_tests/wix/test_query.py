@@ -42,14 +42,9 @@ def test_and_or_not_combine_and_flatten() -> None:
 
 def test_datetimes_render_as_utc_milliseconds_with_z() -> None:
     plus2 = timezone(timedelta(hours=2))
-    assert (
-        format_timestamp(datetime(2024, 3, 4, 11, 15, 27, 412_999, tzinfo=plus2))
-        == "2024-03-04T09:15:27.412Z"
-    )
+    assert format_timestamp(datetime(2024, 3, 4, 11, 15, 27, 412_999, tzinfo=plus2)) == "2024-03-04T09:15:27.412Z"
     assert format_timestamp(datetime(2024, 3, 4, 9, 15, 27)) == "2024-03-04T09:15:27.000Z"  # naive = UTC
-    f = Filter.gte("createdDate", datetime(2024, 1, 1, tzinfo=UTC)) & Filter.eq(
-        "info.birthdate", date(1990, 7, 14)
-    )
+    f = Filter.gte("createdDate", datetime(2024, 1, 1, tzinfo=UTC)) & Filter.eq("info.birthdate", date(1990, 7, 14))
     assert f.to_wire() == {
         "$and": [
             {"createdDate": {"$gte": "2024-01-01T00:00:00.000Z"}},

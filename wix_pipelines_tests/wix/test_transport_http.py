@@ -85,9 +85,7 @@ def test_a_transient_500_on_a_read_is_retried_to_success(emu: RunningEmulator, c
     assert client.stats.retries == 2
 
 
-def test_a_500_on_a_create_without_natural_key_is_not_replayed(
-    emu: RunningEmulator, client: WixClient
-) -> None:
+def test_a_500_on_a_create_without_natural_key_is_not_replayed(emu: RunningEmulator, client: WixClient) -> None:
     # With allowDuplicates the server would store a second copy if our first attempt had gone through.
     emu.state.faults.inject(500, count=1)
     with pytest.raises(WixServerError) as err:
@@ -131,9 +129,7 @@ def test_a_dropped_connection_is_retried(emu: RunningEmulator, client: WixClient
     assert client.stats.retries == 2
 
 
-def test_a_dropped_connection_on_an_unsafe_create_is_not_replayed(
-    emu: RunningEmulator, client: WixClient
-) -> None:
+def test_a_dropped_connection_on_an_unsafe_create_is_not_replayed(emu: RunningEmulator, client: WixClient) -> None:
     emu.state.faults.inject(None, count=1, drop_connection=True)
     with pytest.raises(WixTransportError) as err:
         client.contacts.create(DANA, allow_duplicates=True)
@@ -148,9 +144,7 @@ def test_network_failures_outliving_the_budget_raise_a_transport_error(
         make_client().contacts.query_page()
     assert err.value.attempts == 4 and "POST /contacts/v4/contacts/query" in str(err.value)
     # Nothing listening at all: refused connections are retried and then reported the same way.
-    dead = WixClient(
-        "http://127.0.0.1:9", auth=make_client().auth, retry=FAST_RETRY, rate_limit_per_minute=None
-    )
+    dead = WixClient("http://127.0.0.1:9", auth=make_client().auth, retry=FAST_RETRY, rate_limit_per_minute=None)
     with dead, pytest.raises(WixTransportError) as refused:
         dead.contacts.query_page()
     assert refused.value.attempts == 4
@@ -166,9 +160,7 @@ def test_the_rate_limiter_spaces_requests(make_client: Callable[..., WixClient])
     assert time.monotonic() - started >= 0.25
 
 
-def test_cursor_follow_ups_carry_only_the_cursor(
-    emu: RunningEmulator, make_client: Callable[..., WixClient]
-) -> None:
+def test_cursor_follow_ups_carry_only_the_cursor(emu: RunningEmulator, make_client: Callable[..., WixClient]) -> None:
     reviews = [
         {
             "namespace": "stores",

@@ -37,9 +37,7 @@ def _envelope() -> dict[str, Any]:
         "entityId": "c-1",
         "eventTime": "2024-03-04T09:15:27.512Z",
         "entityEventSequence": "3",
-        "createdEvent": {
-            "entity": {"id": "c-1", "revision": 1, "info": {"name": {"first": "Dana"}}, "brandNew": True}
-        },
+        "createdEvent": {"entity": {"id": "c-1", "revision": 1, "info": {"name": {"first": "Dana"}}, "brandNew": True}},
     }
     return {
         "instanceId": "6a5b4c3d-1111-4222-8333-444455556666",
@@ -122,8 +120,6 @@ def test_a_signed_token_without_a_wix_envelope_is_refused(keys: Any) -> None:
 
 def test_a_token_signed_with_another_algorithm_is_refused(keys: Any) -> None:
     _, pem, _ = keys
-    token = jwt.encode(
-        {"data": orjson.dumps(_envelope()).decode()}, "shared-secret-of-sufficient-len!", "HS256"
-    )
+    token = jwt.encode({"data": orjson.dumps(_envelope()).decode()}, "shared-secret-of-sufficient-len!", "HS256")
     with pytest.raises(WebhookVerificationError):
         verify_and_parse_webhook(token, pem)
