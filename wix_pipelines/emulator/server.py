@@ -2,48 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
-
-import uvicorn
 
 from wix_pipelines.emulator.app import create_app
 from wix_pipelines.emulator.config import EmulatorConfig
 from wix_pipelines.emulator.state import EmulatorState
+from wix_pipelines.serving import HOST, BackgroundServer, serve_in_foreground, start_in_background
 
-HOST = "127.0.0.1"
-_START_TIMEOUT_S = 15.0
-
-
-class _QuickServer(uvicorn.Server):
-    """uvicorn checks `should_exit` every 100 ms; tests start and stop an emulator per test, so poll faster."""
-
-    async def main_loop(self) -> None:
-        counter = 0
-        while not await self.on_tick(counter):
-            counter = (counter + 1) % 864000
-            await asyncio.sleep(0.01)
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # `serve` installs its own SIGINT/SIGTERM handlers: uvicorn's would re-raise the signal after
-        # shutdown, so the CLI would exit with -15 instead of 0.
-        yield
-
-    async def _wait_tasks_to_complete(self) -> None:
-        # Same as uvicorn's graceful wait (connections, then tasks), polling every 5 ms instead of 100 ms.
-        while (self.server_state.connections or self.server_state.tasks) and not self.force_exit:
-            await asyncio.sleep(0.005)
-        for server in self.servers:
-            await server.wait_closed()
+__all__ = ["HOST", "RunningEmulator", "running_emulator", "serve", "start_emulator"]
 
 
 @dataclass
@@ -54,8 +22,7 @@ class RunningEmulator:
     config: EmulatorConfig
     state: EmulatorState
     public_key_pem: str
-    _server: uvicorn.Server | None = field(default=None, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
+    _background: BackgroundServer | None = field(default=None, repr=False)
 
     @property
     def port(self) -> int:
@@ -75,56 +42,28 @@ class RunningEmulator:
     def stop(self, wait: bool = True) -> None:
         """Shut the server down. uvicorn spends a fixed ~0.1 s closing; `wait=False` lets per-test fixtures
         skip that wait (the thread finishes on its own; the port is ephemeral anyway)."""
-        if self._server is not None:
-            self._server.should_exit = True
         self.state.close()
-        if wait and self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-
-def _uvicorn_config(app: Any, port: int) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        host=HOST,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_keep_alive=30,
-    )
+        if self._background is not None:
+            self._background.stop(wait)
+            if wait:
+                self._background = None
 
 
 def start_emulator(config: EmulatorConfig | None = None, port: int = 0) -> RunningEmulator:
     """Start in a background thread and return once it accepts connections; call `.stop()` after."""
     config = config or EmulatorConfig()
     state = EmulatorState(config)
-    app = create_app(state)
-    # Bind first so an ephemeral port is known before uvicorn starts, with no race over who gets it.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, port))
-    bound_port = sock.getsockname()[1]
-    server = _QuickServer(_uvicorn_config(app, bound_port))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"wix-emulator-{bound_port}", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + _START_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            state.close()
-            raise RuntimeError(f"the Wix emulator did not start on {HOST}:{bound_port}")
-        time.sleep(0.002)
-    # `sock` now belongs to uvicorn's server, which closes it on shutdown.
+    try:
+        background = start_in_background(create_app(state), port, name="Wix emulator")
+    except BaseException:
+        state.close()
+        raise
     return RunningEmulator(
-        base_url=f"http://{HOST}:{bound_port}",
+        base_url=background.base_url,
         config=config,
         state=state,
         public_key_pem=state.public_key_pem,
-        _server=server,
-        _thread=thread,
+        _background=background,
     )
 
 
@@ -146,14 +85,7 @@ def serve(config: EmulatorConfig, port: int, on_ready: Callable[[EmulatorState],
     state = EmulatorState(config)
     if on_ready is not None:
         on_ready(state)
-    server = _QuickServer(_uvicorn_config(create_app(state), port))
-
-    def request_exit(signum: int, frame: object) -> None:
-        server.should_exit = True
-
-    signal.signal(signal.SIGINT, request_exit)
-    signal.signal(signal.SIGTERM, request_exit)
     try:
-        server.run()
+        serve_in_foreground(create_app(state), port)
     finally:
         state.close()
