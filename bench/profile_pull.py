@@ -1,7 +1,7 @@
 """Where a pull's time and memory go: one stream, no Dagster, phase by phase.
 
     .venv/bin/python bench/profile_pull.py --stream contacts --contacts 100000
-    .venv/bin/python bench/profile_pull.py --stream ratings --ratings 200000 --pages-per-batch 50
+    .venv/bin/python bench/profile_pull.py --stream ratings --ratings 200000 --records-per-batch 5000
     .venv/bin/py-spy record -o /tmp/pull.svg -- .venv/bin/python bench/profile_pull.py --stream contacts
 
 Starts the emulator in its own process, then runs `pull_stream` (full, then a no-change pass) in this process
@@ -110,7 +110,7 @@ def main() -> int:
     parser.add_argument("--reviews", type=int, default=0)
     parser.add_argument("--ratings", type=int, default=0)
     parser.add_argument("--review-requests", type=int, default=0)
-    parser.add_argument("--pages-per-batch", type=int, default=None)
+    parser.add_argument("--records-per-batch", type=int, default=None)
     parser.add_argument("--prefetch-pages", type=int, default=None)
     parser.add_argument("--duckdb-threads", type=int, default=None, help="experiment: SET threads")
     parser.add_argument("--duckdb-memory-limit", default=None, help="experiment: SET memory_limit, e.g. 200MB")
@@ -127,8 +127,8 @@ def main() -> int:
 
     sizes = Sizes(args.contacts, args.reviews, args.ratings, args.review_requests)
     overrides: dict[str, Any] = {}
-    if args.pages_per_batch is not None:
-        overrides["pages_per_batch"] = args.pages_per_batch
+    if args.records_per_batch is not None:
+        overrides["records_per_batch"] = args.records_per_batch
     if args.prefetch_pages is not None:
         overrides["prefetch_pages"] = args.prefetch_pages
     options = PullOptions(**overrides)

@@ -11,8 +11,8 @@ bytes happens in DuckDB, in one transaction, with no per-record Python:
 4. classify valid records against the table by `_record_hash` (DuckDB's 64-bit hash() of the minified
    record): insert / update (changed, or coming back after `deleted_at` was set) / unchanged, keeping the
    last copy of an id that appears twice in a batch (look-back windows and page-boundary ties do that);
-5. `INSERT ... ON CONFLICT (id) DO UPDATE` only the inserted and updated rows, so an unchanged record keeps
-   its `_loaded_at` and a repeated run changes no row;
+5. insert new ids, delete and re-insert changed ones (one transaction); nothing else is written, so an
+   unchanged record keeps its `_loaded_at` and a repeated run changes no row;
 6. move the watermark and append `_load_log` in the same transaction.
 
 Malformed records are quarantined by default rather than failing the batch: one bad record from the API
@@ -235,28 +235,20 @@ def _path_expr(col: Column, path: str, i: int) -> tuple[str, str]:
     raise ValueError(f"column {col.name}: kind {col.kind} has no JSON path expression")
 
 
-def _apply_sql(spec: TableSpec) -> tuple[str, str]:
-    """(INSERT ... SELECT from _wh_typed, the ON CONFLICT clause that turns it into an update)."""
+def _insert_sql(spec: TableSpec) -> str:
+    """INSERT ... SELECT from _wh_typed (the caller adds which ids)."""
     typed = [c.name for c in spec.typed_columns]
-    managed = [c.name for c in spec.columns if c.kind is Kind.MANAGED]
     insert_cols = [*typed, "record", "deleted_at", "_loaded_at", "_record_hash"]
     select_cols = [*typed, "rec", "NULL", "now()", "_record_hash"]
-    updates = [f"{c} = excluded.{c}" for c in typed if c != "id"]
-    updates += ["record = excluded.record", "deleted_at = NULL", "_loaded_at = excluded._loaded_at"]
-    updates += ["_record_hash = excluded._record_hash"]
-    # A record that comes back from the API is alive: loader-managed facts about its death
-    # (merged_into) no longer hold.
-    updates += [f"{c} = NULL" for c in managed]
-    insert = f"INSERT INTO main.{spec.table} ({', '.join(insert_cols)})\nSELECT {', '.join(select_cols)} FROM _wh_typed"
-    return insert, f"\nON CONFLICT (id) DO UPDATE SET {', '.join(updates)}"
+    return f"INSERT INTO main.{spec.table} ({', '.join(insert_cols)})\nSELECT {', '.join(select_cols)} FROM _wh_typed"
 
 
-_SQL_CACHE: dict[str, tuple[str, str, str]] = {}
+_SQL_CACHE: dict[str, tuple[str, str]] = {}
 
 
-def _sql_for(spec: TableSpec) -> tuple[str, str, str]:
+def _sql_for(spec: TableSpec) -> tuple[str, str]:
     if spec.stream not in _SQL_CACHE:
-        _SQL_CACHE[spec.stream] = (_shape_sql(spec), *_apply_sql(spec))
+        _SQL_CACHE[spec.stream] = (_shape_sql(spec), _insert_sql(spec))
     return _SQL_CACHE[spec.stream]
 
 
@@ -335,7 +327,7 @@ def upsert_batch(
     if records:
         # Wrapped like a response body so one SQL statement (with a constant JSON path) lands both.
         bodies.append(orjson.dumps({spec.page_key: list(records)}).decode())
-    shape_sql, insert_sql, conflict_sql = _sql_for(spec)
+    shape_sql, insert_sql = _sql_for(spec)
 
     with transaction(con):
         before = get_watermark(con, stream)
@@ -368,7 +360,7 @@ def upsert_batch(
         for action, n in con.execute("SELECT _action, count(*) FROM _wh_actions GROUP BY ALL").fetchall():
             counts[action] = n
         if counts["insert"]:
-            # New ids: a plain INSERT, cheaper than going through ON CONFLICT.
+            # New ids: a plain INSERT.
             where = (
                 ""
                 if counts["insert"] == distinct
@@ -376,11 +368,12 @@ def upsert_batch(
             )
             con.execute(insert_sql + where).fetchall()
         if counts["update"] or counts["revive"]:
-            con.execute(
-                insert_sql
-                + " WHERE id IN (SELECT id FROM _wh_actions WHERE _action IN ('update', 'revive'))"
-                + conflict_sql
-            ).fetchall()
+            # Delete and re-insert the changed rows (same transaction) rather than ON CONFLICT DO UPDATE, which
+            # took 8.6 s for 1,000 changed contacts in a 100k table against 0.11 s this way. The insert writes
+            # every column, and loader-managed ones (merged_into) start NULL again: the record is alive.
+            changed = " WHERE id IN (SELECT id FROM _wh_actions WHERE _action IN ('update', 'revive'))"
+            con.execute(f"DELETE FROM main.{spec.table}{changed}").fetchall()
+            con.execute(insert_sql + changed).fetchall()
         after_value = before_value
         if watermark is ADVANCE_TO_MAX_CREATED:
             after_value = advance(before_value, batch_max)

@@ -43,13 +43,13 @@ def pull(
     resources: dict[str, Any],
     *streams: str,
     reconcile: bool = False,
-    pages_per_batch: int = 10,
+    records_per_batch: int = 5000,
     raise_on_error: bool = True,
     instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
     names = streams or tuple(STREAM_COLLECTIONS)
     run_config = {
-        "ops": {name: {"config": {"reconcile": reconcile, "pages_per_batch": pages_per_batch}} for name in names}
+        "ops": {name: {"config": {"reconcile": reconcile, "records_per_batch": records_per_batch}} for name in names}
     }
     return dg.materialize(
         pull_assets,

@@ -171,10 +171,11 @@ def test_run_failing_after_some_pages_then_rerun_loses_and_duplicates_nothing(
     seeded: RunningEmulator, tmp_path: Path
 ) -> None:
     resources = resources_for(seeded, tmp_path)
-    # The third contacts page answers a 400: raised at once, after two one-page batches were committed.
+    # The third contacts page answers a 400: raised at once, after two one-page batches were committed
+    # (with records_per_batch=1 a batch closes as soon as it holds a record).
     seeded.state.faults.inject(None, count=2, path_prefix="/contacts/v4/contacts/query")
     seeded.state.faults.inject(400, count=1, path_prefix="/contacts/v4/contacts/query")
-    failed = pull(resources, "contacts", pages_per_batch=1, raise_on_error=False)
+    failed = pull(resources, "contacts", records_per_batch=1, raise_on_error=False)
     assert not failed.success
     database = tmp_path / "warehouse.duckdb"
     loaded = warehouse_rows(database, "contacts")

@@ -28,7 +28,9 @@ class PullConfig(dg.Config):
     lookback_minutes: int = Field(
         default=60, description="Re-read this much before the watermark, for late records and clock skew."
     )
-    pages_per_batch: int = Field(default=10, description="API pages committed per transaction.")
+    records_per_batch: int = Field(
+        default=5000, description="Records committed per transaction (with the watermark they cover)."
+    )
     reconcile: bool = Field(
         default=False,
         description="Re-read the whole stream: catches changes the API cannot filter on, and marks deletions.",
@@ -37,7 +39,7 @@ class PullConfig(dg.Config):
     def options(self) -> PullOptions:
         return PullOptions(
             lookback=timedelta(minutes=self.lookback_minutes),
-            pages_per_batch=self.pages_per_batch,
+            records_per_batch=self.records_per_batch,
             reconcile=self.reconcile,
         )
 
