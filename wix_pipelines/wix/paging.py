@@ -264,12 +264,16 @@ def _drain_tie_group(
 ) -> Iterator[Page[ModelT]]:
     tie_filter = Filter.all_of(base_filter, Filter.eq(field_name, ts))
     for round_no in range(1, max_rounds + 1):
-        offset = 0
+        # The first round starts after the records of the group already read: the server orders ties the same
+        # way in both queries, so re-reading them from offset 0 would cost a request per group for nothing.
+        # Should that not hold, the count check below sees a record missing and re-reads from 0.
+        offset = len(seen) if round_no == 1 else 0
+        start = offset
         first_total: int | None = None
         last_total: int | None = None
         while True:
             page = fetch(tie_filter, offset, page_size)
-            if offset == 0:
+            if offset == start:
                 first_total = page.total
             last_total = page.total
             fresh = [item for item in page.items if item.get("id") not in seen]
@@ -279,10 +283,10 @@ def _drain_tie_group(
             offset += len(page.items)
             if _is_last_offset_page(page, offset, page_size):
                 break
-        if first_total == last_total:
+        if first_total == last_total and (last_total is None or len(seen) >= last_total):
             return
         log.info(
-            "tie group at %s changed size during the drain (%s -> %s); re-reading it (round %d)",
+            "tie group at %s changed size or order during the drain (%s -> %s); re-reading it (round %d)",
             ts.isoformat(),
             first_total,
             last_total,
