@@ -35,6 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     # One INFO line per HTTP request drowns the run's own progress lines.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    finally:
+        # DuckDB 2.0's bindings print "nanobind: leaked ..." at exit while reference cycles (e.g. httpx responses)
+        # are still uncollected; collecting them first keeps every command's last lines readable.
+        gc.collect()
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "emulator":
         from wix_pipelines.emulator.cli import run_emulator_command
 
@@ -49,12 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_external_emulator_command(args)
     from wix_pipelines.demo import run_demo_command
 
-    try:
-        return run_demo_command(args)
-    finally:
-        # DuckDB 2.0's bindings print "nanobind: leaked ..." at exit while reference cycles from the run (httpx
-        # responses) are still uncollected; collecting them first keeps the demo's summary the last thing shown.
-        gc.collect()
+    return run_demo_command(args)
 
 
 if __name__ == "__main__":

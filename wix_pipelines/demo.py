@@ -54,18 +54,25 @@ def emulator_process(args: argparse.Namespace, ready_timeout_s: float = 120.0) -
         "--review-requests", str(args.review_requests),
     ]  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    # The emulator's own output goes to a log file, read when something goes wrong, so the demo's summary stays
+    # the last thing on the screen.
+    log_path = Path("data/demo-emulator.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + ready_timeout_s
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"the emulator exited with code {process.returncode} before it was ready")
+                raise RuntimeError(f"the emulator exited with code {process.returncode}; see {log_path}")
             try:
                 httpx.get(f"{base_url}/_emulator/stats", timeout=1.0).raise_for_status()
                 break
             except httpx.HTTPError as exc:
                 if time.monotonic() > deadline:
-                    message = f"the emulator did not answer on {base_url} within {ready_timeout_s:.0f} s"
+                    message = (
+                        f"the emulator did not answer on {base_url} within {ready_timeout_s:.0f} s; see {log_path}"
+                    )
                     raise RuntimeError(message) from exc
                 time.sleep(0.2)
         yield base_url
@@ -75,6 +82,7 @@ def emulator_process(args: argparse.Namespace, ready_timeout_s: float = 120.0) -
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        log_file.close()
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
@@ -99,11 +107,22 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
         from wix_pipelines.definitions import defs
         from wix_pipelines.defs.jobs import MAIN_JOB_NAME
+        from wix_pipelines.defs.marts import mart_assets
 
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
         result = defs.resolve_job_def(MAIN_JOB_NAME).execute_in_process(instance=instance, raise_on_error=False)
         if not result.success:
             print(f"The job {MAIN_JOB_NAME} failed (run {result.run_id}); see the log above.", file=sys.stderr)
+            return 1
+        # In production the marts follow the pull by declarative automation (a daemon); here, build them now.
+        print("Pulled; building the derived tables...", flush=True)
+        marts = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance,
+            asset_selection=[key for asset in mart_assets for key in asset.keys],
+            raise_on_error=False,
+        )
+        if not marts.success:
+            print(f"Building the derived tables failed (run {marts.run_id}); see the log above.", file=sys.stderr)
             return 1
 
     counts = table_counts(args.warehouse)
