@@ -85,8 +85,10 @@ class PullReport:
     seconds: float = 0.0
     window: dict[str, str | None] = field(default_factory=dict)
 
-    def add(self, result: UpsertResult) -> None:
+    def add(self, result: UpsertResult, pages: int) -> None:
+        """Count one committed batch of `pages` API pages."""
         self.batches += 1
+        self.pages += pages
         for name in ("fetched", "inserted", "updated", "unchanged", "duplicates", "rejected"):
             setattr(self, name, getattr(self, name) + getattr(result, name))
         self.watermark_after = result.watermark_after
@@ -229,8 +231,7 @@ def pull_stream(
                 watermark_details=details,
                 run_id=run_id,
             )
-            report.add(result)
-            report.pages += len(batch)
+            report.add(result, len(batch))
             if report.pages and report.pages % options.progress_every_pages < len(batch):
                 say(f"{stream_name}: {report.fetched:,} records, {report.pages} pages, up to {report.watermark_after}")
 
@@ -238,13 +239,7 @@ def pull_stream(
             report.deleted = live_ids.finish(
                 run_id=run_id, max_deleted_fraction=options.max_deleted_fraction
             ).marked_deleted
-    report.requests = client.stats.requests - requests_before
-    report.seconds = round(time.monotonic() - started_clock, 3)
-    say(
-        f"{stream_name}: done in {report.seconds:.1f} s: {report.fetched:,} fetched, {report.inserted:,} inserted, "
-        f"{report.updated:,} updated, {report.deleted:,} deleted, {report.requests} requests"
-    )
-    return report
+    return _finish(report, client, requests_before, started_clock, say)
 
 
 def pull_range(
@@ -274,11 +269,20 @@ def pull_range(
         _tune(con, options)
         for batch, _ in _batches(pages, options.records_per_batch):
             if batch:
-                report.add(upsert_batch(con, stream_name, [page.raw for page in batch], run_id=run_id))
-            report.pages += len(batch)
+                report.add(upsert_batch(con, stream_name, [page.raw for page in batch], run_id=run_id), len(batch))
+    # The upsert reports the stream's watermark, which a range pull neither reads nor moves.
     report.watermark_before = report.watermark_after = None
+    return _finish(report, client, requests_before, started_clock, say)
+
+
+def _finish(
+    report: PullReport, client: WixClient, requests_before: int, started_clock: float, say: Callable[[str], None]
+) -> PullReport:
     report.requests = client.stats.requests - requests_before
     report.seconds = round(time.monotonic() - started_clock, 3)
-    say(f"{stream_name}: range {report.window}: {report.fetched:,} fetched, {report.inserted:,} inserted, "
-        f"{report.updated:,} updated in {report.seconds:.1f} s")  # fmt: skip
+    say(
+        f"{report.stream}: {report.mode} pull done in {report.seconds:.1f} s: {report.fetched:,} fetched, "
+        f"{report.inserted:,} inserted, {report.updated:,} updated, {report.deleted:,} deleted, "
+        f"{report.requests} requests"
+    )
     return report
