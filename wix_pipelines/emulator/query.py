@@ -254,12 +254,89 @@ def _op_predicate(get: Getter, op: str, value: Any) -> Predicate:
 # ------------------------------------------------------------------------------------------- filter
 
 
+# ------------------------------------------------------------------------------------------ index plans
+
+
+@dataclass(frozen=True)
+class RangePlan:
+    """Records whose top-level date `field` lies in a range: a slice of that field's sorted index."""
+
+    field: str
+    lo: str | None = None
+    lo_inc: bool = True
+    hi: str | None = None
+    hi_inc: bool = True
+
+    def narrowed(self, other: RangePlan) -> RangePlan:
+        """The intersection of two ranges on the same field."""
+        lo, lo_inc, hi, hi_inc = self.lo, self.lo_inc, self.hi, self.hi_inc
+        if other.lo is not None and (lo is None or other.lo > lo or (other.lo == lo and not other.lo_inc)):
+            lo, lo_inc = other.lo, other.lo_inc
+        if other.hi is not None and (hi is None or other.hi < hi or (other.hi == hi and not other.hi_inc)):
+            hi, hi_inc = other.hi, other.hi_inc
+        return RangePlan(self.field, lo, lo_inc, hi, hi_inc)
+
+
+@dataclass(frozen=True)
+class UnionPlan:
+    """`$or` of parts that are all answerable from indexes."""
+
+    parts: tuple[Plan, ...]
+
+
+@dataclass(frozen=True)
+class AllPlan:
+    """A conjunction: any one part is a superset of the result; the store reads the smallest."""
+
+    parts: tuple[Plan, ...]
+
+
+Plan = RangePlan | UnionPlan | AllPlan
+
+
+def _plan_all(plans: list[Plan | None]) -> Plan | None:
+    """AND: ranges on one field merge into one range; parts without a plan only drop out (a superset stays a
+    superset, the predicate decides)."""
+    merged: dict[str, RangePlan] = {}
+    others: list[Plan] = []
+    for plan in plans:
+        if isinstance(plan, RangePlan):
+            merged[plan.field] = merged[plan.field].narrowed(plan) if plan.field in merged else plan
+        elif isinstance(plan, AllPlan):
+            nested = _plan_all(list(plan.parts))
+            if isinstance(nested, RangePlan):
+                merged[nested.field] = merged[nested.field].narrowed(nested) if nested.field in merged else nested
+            elif nested is not None:
+                others.extend(nested.parts if isinstance(nested, AllPlan) else (nested,))
+        elif plan is not None:
+            others.append(plan)
+    parts: list[Plan] = [*merged.values(), *others]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else AllPlan(tuple(parts))
+
+
+def _op_plan(spec: QuerySpec, name: str, fspec: FieldSpec, op: str, value: Any) -> Plan | None:
+    """A range on the field's index for one operator, when the store can index the field (top-level dates)."""
+    if fspec.kind != "date" or "." in name or name in spec.path_aliases or not isinstance(value, str):
+        return None
+    if op == EQ:
+        return RangePlan(name, value, True, value, True)
+    if op in (GT, GTE):
+        return RangePlan(name, lo=value, lo_inc=op == GTE)
+    if op in (LT, LTE):
+        return RangePlan(name, hi=value, hi_inc=op == LTE)
+    return None
+
+
 @dataclass
 class CompiledFilter:
     predicate: Predicate | None  # None: matches everything
     key: bytes  # canonical text of the validated filter, for caches and cursors
     created_range: tuple[str | None, bool, str | None, bool] | None  # only-createdDate filters: fast path
     id_lookup: list[str] | None = None  # filter is exactly `id` $eq/$in: fetch by key instead of scanning
+    # Which index slices hold every match (a superset: the predicate still decides); None means a full scan.
+    plan: Plan | None = None
 
 
 def compile_filter(spec: QuerySpec, raw: Any) -> CompiledFilter:
@@ -268,10 +345,10 @@ def compile_filter(spec: QuerySpec, raw: Any) -> CompiledFilter:
     if not isinstance(raw, dict):
         raise malformed(f"filter must be a JSON object, got {type(raw).__name__}")
     bounds: dict[str, Any] = {"lo": None, "lo_inc": True, "hi": None, "hi_inc": True, "only_created": True}
-    predicate = _compile_node(spec, raw, bounds, top=True)
+    predicate, plan = _compile_node(spec, raw, bounds, top=True)
     key = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     created = (bounds["lo"], bounds["lo_inc"], bounds["hi"], bounds["hi_inc"]) if bounds["only_created"] else None
-    return CompiledFilter(predicate, key, created, _id_lookup(raw))
+    return CompiledFilter(predicate, key, created, _id_lookup(raw), plan)
 
 
 def _id_lookup(raw: dict[str, Any]) -> list[str] | None:
@@ -290,29 +367,41 @@ def _id_lookup(raw: dict[str, Any]) -> list[str] | None:
     return None
 
 
-def _compile_node(spec: QuerySpec, node: Any, bounds: dict[str, Any], top: bool) -> Predicate:
+def _compile_node(spec: QuerySpec, node: Any, bounds: dict[str, Any], top: bool) -> tuple[Predicate, Plan | None]:
+    """The node's predicate, and the index plan that bounds its matches (None: no index bounds them)."""
     if not isinstance(node, dict):
         raise malformed(f"filter node must be an object, got {node!r}")
     parts: list[Predicate] = []
+    plans: list[Plan | None] = []
     for name, cond in node.items():
         if name == "$and" or name == "$or":
             if not isinstance(cond, list) or not cond:
                 raise malformed(f"{name} needs a non-empty list of filters")
             if name == "$or" or not top:
                 bounds["only_created"] = False
-            subs = [_compile_node(spec, c, bounds, top=top and name == "$and") for c in cond]
+            compiled = [_compile_node(spec, c, bounds, top=top and name == "$and") for c in cond]
+            subs = [pred for pred, _ in compiled]
+            sub_plans = [plan for _, plan in compiled]
             parts.append(_all(subs) if name == "$and" else _any(subs))
+            if name == "$and":
+                plans.append(_plan_all(sub_plans))
+            else:
+                # A union is only bounded when every branch is: one unindexed branch can match anything.
+                bounded = [plan for plan in sub_plans if plan is not None]
+                plans.append(UnionPlan(tuple(bounded)) if len(bounded) == len(sub_plans) else None)
         elif name == "$not":
             bounds["only_created"] = False
-            inner = _compile_node(spec, cond, bounds, top=False)
+            inner, _ = _compile_node(spec, cond, bounds, top=False)
             parts.append(lambda r, inner=inner: not inner(r))
         elif name.startswith("$"):
             raise malformed(f"unknown logical operator {name}")
         else:
-            parts.append(_compile_field(spec, name, cond, bounds, top))
+            pred, plan = _compile_field(spec, name, cond, bounds, top)
+            parts.append(pred)
+            plans.append(plan)
     if not parts:
-        return lambda r: True
-    return parts[0] if len(parts) == 1 else _all(parts)
+        return (lambda r: True), None
+    return (parts[0] if len(parts) == 1 else _all(parts)), _plan_all(plans)
 
 
 def _all(preds: list[Predicate]) -> Predicate:
@@ -323,7 +412,9 @@ def _any(preds: list[Predicate]) -> Predicate:
     return lambda r: any(p(r) for p in preds)
 
 
-def _compile_field(spec: QuerySpec, name: str, cond: Any, bounds: dict[str, Any], top: bool) -> Predicate:
+def _compile_field(
+    spec: QuerySpec, name: str, cond: Any, bounds: dict[str, Any], top: bool
+) -> tuple[Predicate, Plan | None]:
     fspec = spec.field_spec(name)
     if fspec is None:
         raise ApiError(400, spec.unknown_field_code, f"filtering on {name!r} is not supported by {spec.api}")
@@ -334,6 +425,7 @@ def _compile_field(spec: QuerySpec, name: str, cond: Any, bounds: dict[str, Any]
     else:
         ops = {EQ: cond}
     preds: list[Predicate] = []
+    plans: list[Plan | None] = []
     for op, value in ops.items():
         canonical = STARTS if op == BEGINS else op
         if canonical not in ALL_OPERATORS:
@@ -346,8 +438,9 @@ def _compile_field(spec: QuerySpec, name: str, cond: Any, bounds: dict[str, Any]
             )
         checked = _check_value(spec, name, fspec, canonical, value)
         preds.append(_op_predicate(get, canonical, checked))
+        plans.append(_op_plan(spec, name, fspec, canonical, checked))
         _note_bounds(name, canonical, checked, bounds, top)
-    return preds[0] if len(preds) == 1 else _all(preds)
+    return (preds[0] if len(preds) == 1 else _all(preds)), _plan_all(plans)
 
 
 def _note_bounds(name: str, op: str, value: Any, bounds: dict[str, Any], top: bool) -> None:

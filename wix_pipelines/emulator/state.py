@@ -25,6 +25,8 @@ from wix_pipelines.emulator.timeutil import normalize_iso, now_iso
 # grow without bound, so the oldest are dropped past this many.
 MAX_KEPT_EVENTS = 200_000
 COLLECTIONS = ("contacts", "extended_fields", "reviews", "ratings", "review_requests", "orders")
+# Indexed at seed time besides createdDate: what incremental pulls filter on (contacts' `$or` on updatedDate).
+INDEXED_FIELDS = {"contacts": ("updatedDate",)}
 
 
 @dataclass
@@ -90,7 +92,9 @@ class EmulatorState:
         self.dispatcher = webhooks.WebhookDispatcher(self.config.webhook_url)
         self.events: list[tuple[dict[str, Any], str]] = []  # (envelope, jwt), in emission order
         self.tokens: dict[str, TokenInfo] = {}
-        self.collections: dict[str, Collection] = {name: Collection(name) for name in COLLECTIONS}
+        self.collections: dict[str, Collection] = {
+            name: Collection(name, indexed_fields=INDEXED_FIELDS.get(name, ())) for name in COLLECTIONS
+        }
         self._clear_indexes()
         self.seed()
 

@@ -1,9 +1,12 @@
 """In-memory collections built for serving big pages fast.
 
 Each record's JSON is serialized once (orjson) and cached until the record changes, so a page body is a join
-of cached bytes. A `(createdDate, id)` index kept sorted answers `createdDate` ranges with bisect, and the ids a
-query matches are cached per (filter, sort, collection version), so paging through a large result costs
-O(page) per request.
+of cached bytes. A `(createdDate, id)` index kept sorted answers `createdDate` ranges with bisect; other
+top-level date fields (`updatedDate`) get the same kind of index the first time a filter asks for them, so a
+filter of date ranges (`$or: [createdDate >= X, updatedDate >= Y]`, an incremental pull's query) reads index
+slices instead of every record. The slices only narrow the candidates: the filter's predicate still decides,
+so the semantics are the scan's. The ids a query matches are cached per (filter, sort, collection version), so
+paging through a large result costs O(page) per request.
 """
 
 from __future__ import annotations
@@ -16,25 +19,48 @@ from typing import Any
 import orjson
 
 from wix_pipelines.emulator.query import (
+    AllPlan,
     CompiledFilter,
+    Plan,
     QuerySpec,
+    RangePlan,
     SortSpec,
+    UnionPlan,
     sort_ids,
 )
 
 Record = dict[str, Any]
 _QUERY_CACHE_SIZE = 64
+# Read index slices when they hold at most this share of the collection; past it, one pass over the createdDate
+# index (already in the usual sort order) is cheaper than collecting, de-duplicating and sorting the slices.
+_PLAN_MAX_SHARE = 0.5
+
+
+def _index_values(value: Any) -> list[str]:
+    """The strings a record contributes to a field's index (lists fan out, as the filter's any-match does)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
 
 
 class Collection:
     """Records keyed by `id`, with cached JSON bytes and a createdDate index."""
 
-    def __init__(self, name: str) -> None:
+    plan_max_share = _PLAN_MAX_SHARE  # tests set 1.0 to send every bounded filter through the index slices
+
+    def __init__(self, name: str, indexed_fields: Iterable[str] = ()) -> None:
         self.name = name
+        # Fields indexed as soon as records are loaded (others on the first query that filters on them), so the
+        # first incremental query after seeding does not pay for sorting the whole collection.
+        self.indexed_fields = tuple(indexed_fields)
         self.records: dict[str, Record] = {}
         self._json: dict[str, bytes] = {}
         self._projected: dict[bytes, dict[str, bytes]] = {}
         self._created: list[tuple[str, str]] = []
+        # Other top-level fields' indexes, built on first use and kept current by put/remove.
+        self._field_indexes: dict[str, FieldIndex] = {}
         self.version = 0
         self._query_cache: OrderedDict[tuple[Any, ...], list[str]] = OrderedDict()
         self._cache_version = 0
@@ -68,6 +94,8 @@ class Collection:
         elif (old.get("createdDate") or "") != created:
             self._index_remove(old.get("createdDate") or "", record_id)
             bisect.insort(self._created, (created, record_id))
+        for index in self._field_indexes.values():
+            index.update(record_id, record)
         self.records[record_id] = record
         self._touch(record_id)
 
@@ -82,6 +110,9 @@ class Collection:
             self._created.append((record.get("createdDate") or "", record_id))
             count += 1
         self._created.sort()
+        self._field_indexes.clear()  # rebuilt by the next query that needs one
+        for name in self.indexed_fields:
+            self._field_index(name)
         self.version += 1
         self._projected.clear()
         if warm:
@@ -97,20 +128,62 @@ class Collection:
         old = self.records.pop(record_id, None)
         if old is not None:
             self._index_remove(old.get("createdDate") or "", record_id)
+            for index in self._field_indexes.values():
+                index.update(record_id, None)
             self._touch(record_id)
         return old
 
     def clear(self) -> None:
         self.records.clear()
         self._created.clear()
+        self._field_indexes.clear()
         self._json.clear()
         self._projected.clear()
         self.version += 1
 
     def _index_remove(self, created: str, record_id: str) -> None:
-        i = bisect.bisect_left(self._created, (created, record_id))
-        if i < len(self._created) and self._created[i] == (created, record_id):
-            del self._created[i]
+        _sorted_remove(self._created, (created, record_id))
+
+    def _field_index(self, name: str) -> list[tuple[str, str]]:
+        if name == "createdDate":
+            return self._created
+        index = self._field_indexes.get(name)
+        if index is None:
+            index = self._field_indexes[name] = FieldIndex(name, self.records)
+        return index.entries
+
+    # ------------------------------------------------------------------------------------- index plans
+
+    def _range_bounds(self, plan: RangePlan) -> tuple[list[tuple[str, str]], int, int]:
+        index = self._field_index(plan.field)
+        start, end = 0, len(index)
+        if plan.lo is not None:
+            lo = plan.lo
+            start = bisect.bisect_left(index, (lo,)) if plan.lo_inc else bisect.bisect_right(index, (lo, "\uffff"))
+        if plan.hi is not None:
+            hi = plan.hi
+            end = bisect.bisect_right(index, (hi, "\uffff")) if plan.hi_inc else bisect.bisect_left(index, (hi,))
+        return index, start, max(start, end)
+
+    def _estimate(self, plan: Plan) -> int:
+        """How many ids the plan reads (an upper bound of its matches), from bisect positions only."""
+        if isinstance(plan, RangePlan):
+            _, start, end = self._range_bounds(plan)
+            return end - start
+        if isinstance(plan, UnionPlan):
+            return sum(self._estimate(part) for part in plan.parts)
+        return min(self._estimate(part) for part in plan.parts)
+
+    def _plan_ids(self, plan: Plan) -> list[str]:
+        """A superset of the plan's matches, each id once, in no particular order."""
+        if isinstance(plan, RangePlan):
+            index, start, end = self._range_bounds(plan)
+            ids = [rid for _, rid in index[start:end]]
+            return ids if plan.field == "createdDate" else list(dict.fromkeys(ids))
+        if isinstance(plan, UnionPlan):
+            return list(dict.fromkeys(rid for part in plan.parts for rid in self._plan_ids(part)))
+        assert isinstance(plan, AllPlan)
+        return self._plan_ids(min(plan.parts, key=self._estimate))
 
     # ------------------------------------------------------------------------------------ serialization
 
@@ -186,6 +259,18 @@ class Collection:
             if extra is not None:
                 found = [rid for rid in found if extra(records[rid])]
             return sort_ids(spec, sort, found, records)
+        if flt.plan is not None and self._estimate(flt.plan) <= self.plan_max_share * len(records):
+            # Index slices bound the matches: test only those records, then sort them.
+            found = [
+                rid
+                for rid in self._plan_ids(flt.plan)
+                if (predicate is None or predicate(records[rid])) and (extra is None or extra(records[rid]))
+            ]
+            if sort.is_created_only:
+                # The createdDate index's order: (createdDate, id), reversed as a whole for DESC.
+                found.sort(key=lambda rid: (records[rid].get("createdDate") or "", rid), reverse=sort.fields[0][1])
+                return found
+            return sort_ids(spec, sort, found, records)
         # For a createdDate sort, walk the index so the result comes out sorted without a sort call.
         candidates = [rid for _, rid in self._created] if sort.is_created_only else list(records)
         if predicate is not None or extra is not None:
@@ -199,3 +284,42 @@ class Collection:
                 candidates.reverse()
             return candidates
         return sort_ids(spec, sort, candidates, records)
+
+
+class FieldIndex:
+    """Sorted `(value, id)` pairs of one top-level field, and what each id put in, so an update removes exactly
+    the old entries even when the caller changed the stored dict in place."""
+
+    def __init__(self, name: str, records: dict[str, Record]) -> None:
+        self.name = name
+        # What each id put in: the string itself (shared with the record, so no copy) or a tuple of several.
+        self.values: dict[str, str | tuple[str, ...]] = {}
+        entries: list[tuple[str, str]] = []
+        for record_id, record in records.items():
+            values = _index_values(record.get(name))
+            if values:
+                self.values[record_id] = values[0] if len(values) == 1 else tuple(values)
+                entries.extend((v, record_id) for v in values)
+        entries.sort()
+        self.entries = entries
+
+    def update(self, record_id: str, record: Record | None) -> None:
+        held = self.values.get(record_id)
+        before = [] if held is None else [held] if isinstance(held, str) else list(held)
+        after = _index_values(record.get(self.name)) if record is not None else []
+        if before == after:
+            return
+        for value in before:
+            _sorted_remove(self.entries, (value, record_id))
+        for value in after:
+            bisect.insort(self.entries, (value, record_id))
+        if after:
+            self.values[record_id] = after[0] if len(after) == 1 else tuple(after)
+        else:
+            self.values.pop(record_id, None)
+
+
+def _sorted_remove(index: list[tuple[str, str]], entry: tuple[str, str]) -> None:
+    i = bisect.bisect_left(index, entry)
+    if i < len(index) and index[i] == entry:
+        del index[i]

@@ -1,6 +1,6 @@
 """The four pulled streams: which API pages each one reads for a full, incremental or date-range pull.
 
-Contacts use offset paging (keyset on createdDate with tie-group draining, in the client); reviews, ratings and
+Contacts use offset paging (a createdDate keyset anchored on the last record read, in the client); reviews, ratings and
 review requests use cursor paging sorted by createdDate. Each stream answers the same three questions, so the
 pull loop in `pull.py` is one piece of code for all four.
 """

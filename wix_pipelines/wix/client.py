@@ -261,7 +261,7 @@ class ContactsApi(_Api):
         """Contacts with ``createdDate >= since`` (all when None), ascending by createdDate, each exactly
         once.
 
-        Boundary-safe keyset paging with tie-group draining (see
+        Boundary-safe keyset paging, anchored on the last record read at the boundary timestamp (see
         :func:`~wix_pipelines.wix.paging.iter_keyset_pages`). ``since`` is inclusive, so a resumed load
         re-reads the watermark's millisecond: upsert, or pass the ids already loaded at that millisecond as
         ``exclude_ids``. The next watermark is the largest ``createdDate`` seen.

@@ -174,10 +174,10 @@ def _parse_ts(value: Any) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
-def _is_last_keyset_page(page: Page[Any], page_size: int) -> bool:
-    # Keyset queries always ask for offset 0, so total <= len(items) means nothing lies beyond this page.
+def _is_last_keyset_page(page: Page[Any], offset: int, page_size: int) -> bool:
+    # ``total`` counts the whole query (offset included), so nothing lies beyond a page that reaches it.
     if page.total is not None:
-        return page.total <= len(page.items)
+        return page.total <= offset + len(page.items)
     return len(page.items) < page_size
 
 
@@ -196,31 +196,48 @@ def iter_keyset_pages(
 ) -> Iterator[Page[ModelT]]:
     """Pages ascending by ``field_name`` (createdDate) from ``since`` (inclusive), each record exactly once.
 
-    ``fetch(filter, offset, limit)`` must run the query sorted by ``field_name`` ascending.
+    ``fetch(filter, offset, limit)`` must run the query sorted by ``field_name`` ascending, ties in a stable order.
 
-    Algorithm:
-      1. Ask for ``field >= lower`` (offset 0). Skip ids already yielded at exactly ``lower``. Advance
-         ``lower`` to the last record's timestamp and remember the ids carrying it, so a tie group cut by
-         the page boundary is picked up by the next ``>=`` query without duplicates.
-      2. If a full page holds only one timestamp T (bulk imports put thousands of contacts in one
-         millisecond), ``>=`` can make no progress: drain the tie group with ``field == T`` and offset
-         paging (its own small, stable set), de-duplicating by id, then continue with ``field > T``.
-      3. Stop at the first page that is the last one (``total`` or a short page).
+    Algorithm (one request per ``page_size - 1`` new records, whatever the ties):
+      1. Ask for ``field >= since`` (or everything), offset 0.
+      2. After a page, ``lower`` is its last record's timestamp T and ``at_lower`` the records read at T, in the
+         server's order: they are the first ``k`` records of ``field >= T``.
+      3. Ask for ``field >= T`` at offset ``k - 1``: the page starts with the last record already read at T (the
+         anchor) and goes on exactly after it, so a tie group cut by the page boundary, or one bulk import of
+         thousands of contacts in one millisecond, costs no request more than distinct timestamps would. If the
+         first record is the anchor, nothing moved ahead of it and the rest of the page is new.
+      4. If it is not (a record was inserted at T or deleted ahead of the anchor during the pull, or the server
+         changed its tie order), the group at T is re-read with ``field == T`` and offset paging from 0,
+         de-duplicated by id (repeated while its size keeps changing), and the pull goes on with ``field > T``.
+      5. Stop at the page that reaches ``total`` (or a short page when the server cannot count).
 
-    Offsets are only used inside one tie group, never over the growing whole set, so records inserted during
-    the pull (which get newer timestamps) cannot shift a page boundary. If a tie group's total changes while
-    it is drained (deletes shift offsets), the drain is repeated from offset 0 (de-duplicated) so nothing is
-    skipped. ``since`` is inclusive: a resumed pull re-reads records at exactly the watermark unless their ids
-    are passed in ``exclude_ids``. Timestamps are compared at the millisecond precision Wix uses.
+    Offsets only count records at one timestamp, never the growing whole set, so records inserted during the pull
+    (which get newer timestamps) cannot shift a page. ``since`` is inclusive: a resumed pull re-reads records at
+    exactly the watermark unless their ids are passed in ``exclude_ids``. Timestamps are compared at the
+    millisecond precision Wix uses. A limit the anchor cannot see: a record inserted ahead of it *and* another
+    deleted ahead of it between two requests keep the anchor in place, and the inserted one is only picked up by
+    the next incremental pull's look-back (as with any count-based check).
     """
     lower: datetime | None = since
-    strict = False  # True after a drained tie group: the next query is ``> lower``
-    ids_at_lower: set[str] = set(exclude_ids)
+    strict = False  # after a drained tie group: the next query is ``> lower``, with nothing read there yet
+    at_lower: list[str] = []  # ids read at ``lower``, in the server's order (the first k of ``>= lower``)
+    skip: set[str] = set(exclude_ids)  # ids not to yield again at ``lower``
     while True:
         bound = None
         if lower is not None:
             bound = Filter.gt(field_name, lower) if strict else Filter.gte(field_name, lower)
-        page = fetch(Filter.all_of(base_filter, bound), 0, page_size)
+        page: Page[ModelT] | None = None
+        offset = len(at_lower) - 1 if at_lower else 0
+        if not at_lower or page_size > 1:  # a one-record page has no room for the anchor: drain instead
+            page = fetch(Filter.all_of(base_filter, bound), offset, page_size)
+        if at_lower and (page is None or not page.items or page.items[0].get("id") != at_lower[-1]):
+            # Step 4: the records at ``lower`` moved. Re-read them all, then go on past them.
+            assert lower is not None
+            skip.update(at_lower)
+            yield from _drain_tie_group(fetch, lower, skip, page_size, base_filter, field_name, max_drain_rounds)
+            strict, at_lower, skip = True, [], set()
+            continue
+        assert page is not None
         items = page.items
         if not items:
             return
@@ -231,26 +248,26 @@ def iter_keyset_pages(
                 f"server returned {field_name} {items[0].get(field_name)} below the requested lower bound; "
                 f"the query is not sorted ascending by {field_name} (request id {page.request_id})"
             )
-        fresh = [item for item in items if item.get("id") not in ids_at_lower] if ids_at_lower else items
+        new = items[1:] if at_lower else items  # the anchor was yielded with the previous page
+        fresh = [item for item in new if item.get("id") not in skip] if skip else new
         if fresh:
-            yield replace(page, items=fresh)
-        if _is_last_keyset_page(page, page_size):
+            yield replace(page, items=fresh, offset=offset)
+        if _is_last_keyset_page(page, offset, page_size):
             return
-        if first_ts == last_ts:
-            # Step 2: a full page of one timestamp. Everything we yielded at T is in ``seen``.
-            seen = ids_at_lower if lower == first_ts else set()
-            seen.update(item["id"] for item in items if "id" in item)
-            yield from _drain_tie_group(fetch, first_ts, seen, page_size, base_filter, field_name, max_drain_rounds)
-            lower, strict, ids_at_lower = first_ts, True, set()
-            continue
-        # Step 1: advance. The last timestamp can't equal the old lower bound here (first < last), so the ids
-        # remembered are exactly this page's tail at ``last_ts``.
-        tail: set[str] = set()
+        tail: list[str] = []
         for item in reversed(items):
             if _parse_ts(item.get(field_name)) != last_ts:
                 break
-            tail.add(item["id"])
-        lower, strict, ids_at_lower = last_ts, False, tail
+            tail.append(item["id"])
+        tail.reverse()
+        if at_lower and last_ts == lower and len(tail) == len(items):
+            # The whole page is still at ``lower`` (a big tie group): its records follow the ones read before.
+            at_lower.extend(tail[1:])
+            skip.update(tail)
+        else:
+            # Step 2: a new ``lower``. The ids excluded at ``since`` only matter while ``lower`` is ``since``.
+            keep = skip if not strict and last_ts == lower else set()
+            lower, strict, at_lower, skip = last_ts, False, tail, keep | set(tail)
 
 
 def _drain_tie_group(
@@ -262,18 +279,17 @@ def _drain_tie_group(
     field_name: str,
     max_rounds: int,
 ) -> Iterator[Page[ModelT]]:
+    """Every record at exactly ``ts`` not in ``seen``, by ``field == ts`` offset paging from 0; repeated while the
+    group's size changes under us, so a record shifted across a page boundary by a concurrent insert or delete is
+    still read."""
     tie_filter = Filter.all_of(base_filter, Filter.eq(field_name, ts))
     for round_no in range(1, max_rounds + 1):
-        # The first round starts after the records of the group already read: the server orders ties the same
-        # way in both queries, so re-reading them from offset 0 would cost a request per group for nothing.
-        # Should that not hold, the count check below sees a record missing and re-reads from 0.
-        offset = len(seen) if round_no == 1 else 0
-        start = offset
+        offset = 0
         first_total: int | None = None
         last_total: int | None = None
         while True:
             page = fetch(tie_filter, offset, page_size)
-            if offset == start:
+            if offset == 0:
                 first_total = page.total
             last_total = page.total
             fresh = [item for item in page.items if item.get("id") not in seen]
@@ -283,10 +299,10 @@ def _drain_tie_group(
             offset += len(page.items)
             if _is_last_offset_page(page, offset, page_size):
                 break
-        if first_total == last_total and (last_total is None or len(seen) >= last_total):
+        if first_total == last_total:
             return
         log.info(
-            "tie group at %s changed size or order during the drain (%s -> %s); re-reading it (round %d)",
+            "tie group at %s changed size during the drain (%s -> %s); re-reading it (round %d)",
             ts.isoformat(),
             first_total,
             last_total,

@@ -21,8 +21,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import email.utils
+import functools
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -162,6 +164,13 @@ class _Attempt:
         self.idempotent = idempotent
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default context (certifi's CA bundle, SSL_CERT_FILE/DIR honoured), built once per process: loading
+    the bundle costs ~0.1 s, which every client (one per asset run, sensor tick, sync) paid again."""
+    return httpx.create_ssl_context()
+
+
 class Transport:
     """Sends requests to one Wix base URL. Thread-safe; one connection pool per instance."""
 
@@ -188,6 +197,7 @@ class Transport:
             limits=limits or httpx.Limits(max_connections=20, max_keepalive_connections=20),
             headers={"User-Agent": user_agent, "Accept": "application/json"},
             event_hooks={"request": [self._on_request]},
+            verify=_ssl_context(),
         )
 
     def __repr__(self) -> str:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
+from wix_pipelines.defs.ingest.assets import pull_assets
 from wix_pipelines.defs.ingest.history import history_job
 from wix_pipelines.emulator.server import RunningEmulator
 from wix_pipelines.wix import WixClient
@@ -167,6 +170,87 @@ def test_new_tied_late_updated_and_deleted_records_are_reflected_exactly_once(
     _assert_warehouse_equals_emulator(seeded, database)
 
 
+def _updated_since(database: Path, stream: str) -> datetime:
+    with duckdb.connect(str(database), read_only=True) as con:
+        details = con.execute("SELECT details FROM main._watermarks WHERE stream = ?", [stream]).fetchall()[0][0]
+    return parse_wire_time(json.loads(details)["updated_since"])
+
+
+def test_a_contact_updated_behind_the_pull_during_a_pass_is_loaded_by_the_next_run(
+    seeded: RunningEmulator, tmp_path: Path
+) -> None:
+    resources = resources_for(seeded, tmp_path)
+    pull(resources, "contacts")
+    database = tmp_path / "warehouse.duckdb"
+    state = seeded.state
+    newest = max(parse_wire_time(c["createdDate"]) for c in state.contacts.values())
+    # Enough new contacts for a pass of three pages, served slowly, so the update below lands mid-pass.
+    state.insert_records("contacts", _tied_contacts(2500, (newest + timedelta(minutes=5)).isoformat(), "Wave"))
+    oldest = min(state.contacts.values(), key=lambda c: c["createdDate"])
+    requests_before = state.stats.count("POST", "/contacts/v4/contacts/query")
+    state.faults.config.latency_ms = 200.0
+
+    def update_after_the_first_page() -> None:
+        deadline = time.monotonic() + 60
+        while state.stats.count("POST", "/contacts/v4/contacts/query") <= requests_before:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+        # The pass reads in createdDate order and is past the oldest contact: this update is behind it.
+        with _client(seeded) as wix:
+            wix.contacts.update(oldest["id"], oldest["revision"], {"company": "Updated Mid-Pass"})
+
+    updater = threading.Thread(target=update_after_the_first_page)
+    updater.start()
+    try:
+        during = pull(resources, "contacts")
+    finally:
+        updater.join()
+        state.faults.config.latency_ms = 0.0
+
+    assert materialization_metadata(during, "contacts")["requests"] >= 3
+    company = "SELECT json_extract_string(record, '$.info.company') FROM contacts WHERE id = ?"
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute(company, [oldest["id"]]).fetchall() != [("Updated Mid-Pass",)], "not behind the pass"
+
+    after = pull(resources, "contacts")
+
+    assert materialization_metadata(after, "contacts")["updated"] == 1
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute(company, [oldest["id"]]).fetchall() == [("Updated Mid-Pass",)]
+    assert warehouse_rows(database, "contacts") == emulator_rows(seeded, "contacts")
+
+
+def test_the_updated_date_bound_is_the_last_pass_start_minus_a_short_look_back(
+    seeded: RunningEmulator, tmp_path: Path
+) -> None:
+    """Not the createdDate look-back (an hour): a contact updated just before a run is read by that run only."""
+    resources = resources_for(seeded, tmp_path)
+    database = tmp_path / "warehouse.duckdb"
+    pull(resources, "contacts")
+    state = seeded.state
+    target = min(state.contacts.values(), key=lambda c: c["createdDate"])
+    with _client(seeded) as wix:
+        wix.contacts.update(target["id"], target["revision"], {"company": "Renamed Before The Run"})
+    time.sleep(1.2)  # more than the look-back configured below: the next pass starts clearly after the update
+    config = {"ops": {"contacts": {"config": {"updated_lookback_seconds": 1}}}}
+    pass_start = _updated_since(database, "contacts")
+
+    picked_up = dg.materialize(pull_assets, resources=resources, selection=["contacts"], run_config=config)
+
+    metadata = materialization_metadata(picked_up, "contacts")
+    assert metadata["updated"] == 1
+    assert parse_wire_time(metadata["window"]["updated_since"]) == pass_start - timedelta(seconds=1)
+    requests_before = state.stats.count("POST", "/contacts/v4/contacts/query")
+
+    again = dg.materialize(pull_assets, resources=resources, selection=["contacts"], run_config=config)
+
+    metadata = materialization_metadata(again, "contacts")
+    assert state.stats.count("POST", "/contacts/v4/contacts/query") - requests_before == 1
+    assert metadata["fetched"] < 10, "the contact updated before the previous run was read again"
+    assert (metadata["inserted"], metadata["updated"]) == (0, 0)
+
+
 def test_run_failing_after_some_pages_then_rerun_loses_and_duplicates_nothing(
     seeded: RunningEmulator, tmp_path: Path
 ) -> None:
@@ -206,12 +290,13 @@ def _materialize_in_child(emulator: RunningEmulator, tmp_path: Path, streams: st
 
 
 def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(seeded: RunningEmulator, tmp_path: Path) -> None:
-    seeded.state.faults.config.latency_ms = 150.0  # slow pages so the kill lands mid-pull
+    # Slow pages so the kill lands mid-pull: the third (last) page is still on its way when the second is counted.
+    seeded.state.faults.config.latency_ms = 500.0
     child = _materialize_in_child(seeded, tmp_path)
     deadline = time.monotonic() + 60
     while seeded.state.stats.count("POST", "/contacts/v4/contacts/query") < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
+        time.sleep(0.02)
+    time.sleep(0.1)
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=10)
     assert child.returncode == -signal.SIGKILL

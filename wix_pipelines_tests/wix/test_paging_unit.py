@@ -72,37 +72,118 @@ def test_keyset_paging_yields_every_record_once_whatever_the_ties(
     assert sorted(got) == sorted(expected), "a record was lost"
 
 
-def test_tie_group_larger_than_a_page_is_drained_with_eq_offset_paging() -> None:
+def test_a_tie_group_larger_than_a_page_costs_no_extra_request() -> None:
     fake = FakeContacts(_records([3, 25, 2]))
     pages = list(iter_keyset_pages(fake.fetch, since=None, page_size=10))
     assert sum(len(p) for p in pages) == 30
-    tie_ts = format_timestamp(BASE + timedelta(milliseconds=1))
-    eq_calls = [(f, off) for f, off, _ in fake.calls if f and f.get("createdDate", {}).get("$eq") == tie_ts]
-    # The drain starts after the 10 tied records the >= page already returned: no request reads them twice.
-    assert [off for _, off in eq_calls] == [10, 20]
-    # After the drain the pager moves strictly past the tie, with no offset.
-    assert fake.calls[-1] == ({"createdDate": {"$gt": tie_ts}}, 0, 10)
-    # Outside a tie group no request uses an offset.
-    assert all(off == 0 for f, off, _ in fake.calls if not (f and "$eq" in f.get("createdDate", {})))
+    tie = {"createdDate": {"$gte": format_timestamp(BASE + timedelta(milliseconds=1))}}
+    # Each page after the first starts at the last record already read at the boundary (the anchor), so it
+    # brings 9 new records; the offset only counts records of the one millisecond the group shares.
+    assert fake.calls == [(None, 0, 10), (tie, 6, 10), (tie, 15, 10), (tie, 24, 10)]
 
 
-def test_records_inserted_during_the_pull_are_picked_up_once() -> None:
-    records = _records([5, 30, 5])
+@settings(max_examples=150, deadline=None)
+@given(
+    group_sizes=st.lists(st.integers(min_value=1, max_value=40), min_size=0, max_size=25),
+    page_size=st.integers(min_value=2, max_value=17),
+)
+def test_requests_are_one_per_page_size_minus_one_new_records(group_sizes: list[int], page_size: int) -> None:
+    records = _records(group_sizes)
     fake = FakeContacts(records)
-    inserted: list[str] = []
+    got = [item["id"] for page in iter_keyset_pages(fake.fetch, since=None, page_size=page_size) for item in page]
+    assert sorted(got) == sorted(r["id"] for r in records)
+    # The first page brings page_size records, every later one page_size - 1 (its first is the anchor).
+    assert len(fake.calls) == 1 + -(-max(0, len(records) - page_size) // (page_size - 1))
 
-    def insert_newer(f: FakeContacts) -> None:
-        # Each request, another contact lands "now", i.e. after everything already there.
-        n = len(inserted)
-        if n < 8:
-            rid = f"new-{n}"
-            inserted.append(rid)
-            f.records.append({"id": rid, "createdDate": format_timestamp(BASE + timedelta(seconds=10 + n))})
 
-    fake.on_fetch = insert_newer
-    got = [i["id"] for p in iter_keyset_pages(fake.fetch, since=None, page_size=7) for i in p]
-    assert len(got) == len(set(got))
-    assert set(got) == {r["id"] for r in records}  # includes every inserted one that existed by the end
+def _tied_insert(ts_group: int, rid: str) -> dict[str, Any]:
+    return {"id": rid, "createdDate": format_timestamp(BASE + timedelta(milliseconds=ts_group))}
+
+
+def test_a_record_inserted_ahead_of_the_anchor_is_not_skipped() -> None:
+    records = _records([3, 25, 2])
+    fake = FakeContacts(records)
+
+    def insert_ahead(f: FakeContacts) -> None:
+        # Before the second request, a late writer adds to the tie group being read, with an id that sorts
+        # ahead of everything read so far: the offset alone would skip it.
+        if len(f.calls) == 2:
+            f.records.append(_tied_insert(1, "c-001-!late"))
+
+    fake.on_fetch = insert_ahead
+    got = [i["id"] for p in iter_keyset_pages(fake.fetch, since=None, page_size=10) for i in p]
+    assert len(got) == len(set(got)), "a record was yielded twice"
+    assert set(got) == {r["id"] for r in fake.records}
+    assert any(f and "$eq" in f.get("createdDate", {}) for f, _, _ in fake.calls), "the group was re-read"
+
+
+def test_a_record_deleted_ahead_of_the_anchor_loses_nothing_else() -> None:
+    records = _records([3, 25, 2])
+    fake = FakeContacts(records)
+
+    def delete_read(f: FakeContacts) -> None:
+        if len(f.calls) == 3:  # one of the tied records read by the first page disappears
+            f.records.remove(next(r for r in f.records if r["id"] == "c-001-00002"))
+
+    fake.on_fetch = delete_read
+    got = [i["id"] for p in iter_keyset_pages(fake.fetch, since=None, page_size=10) for i in p]
+    assert len(got) == len(set(got)), "a record was yielded twice"
+    assert set(got) >= {r["id"] for r in fake.records}
+
+
+def _bound(wire: dict[str, Any] | None) -> tuple[str, str] | None:
+    """(operator, timestamp) of the createdDate bound of a keyset request."""
+    if wire is None:
+        return None
+    for part in wire.get("$and", [wire]):
+        if "createdDate" in part:
+            ((op, ts),) = part["createdDate"].items()
+            return op, ts
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    group_sizes=st.lists(st.integers(min_value=1, max_value=30), min_size=1, max_size=12),
+    page_size=st.integers(min_value=1, max_value=12),
+    changes=st.lists(st.tuples(st.integers(0, 12), st.booleans(), st.integers(0, 10_000)), min_size=0, max_size=12),
+    deletes=st.booleans(),
+)
+def test_records_changed_during_the_pull_are_never_lost_or_doubled(
+    group_sizes: list[int], page_size: int, changes: list[tuple[int, bool, int]], deletes: bool
+) -> None:
+    """Between any two requests: a delete anywhere, or an insert at or after the pull's position (at its current
+    timestamp with an id sorting anywhere in the tie group, or later). Inserts behind the position are for the
+    next incremental pull's look-back, not for this one."""
+    fake = FakeContacts(_records(group_sizes))
+    original = {r["id"] for r in fake.records}
+    deleted: set[str] = set()
+
+    def change(f: FakeContacts) -> None:
+        bound = _bound(f.calls[-1][0])
+        if not changes or (bound is not None and bound[0] == "$eq"):
+            return  # none while a tie group is re-read: its rounds are bounded
+        group, early, key = changes.pop(0)
+        if deletes:
+            victims = sorted(r["id"] for r in f.records)
+            if victims:
+                victim = victims[key % len(victims)]
+                deleted.add(victim)
+                f.records[:] = [r for r in f.records if r["id"] != victim]
+            return
+        ts = format_timestamp(BASE + timedelta(milliseconds=group))
+        if bound is not None and (ts < bound[1] or (ts == bound[1] and bound[0] == "$gt")):
+            ts = format_timestamp(datetime.fromisoformat(bound[1]) + timedelta(milliseconds=bound[0] == "$gt"))
+        rid = f"c-{'!' if early else '~'}{key:05d}-{len(f.calls)}"  # sorts ahead of or after the group
+        f.records.append({"id": rid, "createdDate": ts})
+
+    fake.on_fetch = change
+    got = [i["id"] for p in iter_keyset_pages(fake.fetch, since=None, page_size=page_size) for i in p]
+    assert len(got) == len(set(got)), "a record was yielded twice"
+    if deletes:
+        assert set(got) >= original - deleted, "a record that was there all along was lost"
+    else:
+        assert set(got) == {r["id"] for r in fake.records}, "a record was lost"
 
 
 def test_exclude_ids_skips_records_already_loaded_at_the_watermark() -> None:

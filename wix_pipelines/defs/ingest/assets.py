@@ -15,6 +15,7 @@ from pydantic import Field
 from wix_pipelines.defs.resources import WarehouseResource, WixApiResource
 from wix_pipelines.ingest.pull import PullOptions, PullReport, pull_stream
 from wix_pipelines.ingest.streams import STREAMS, Stream
+from wix_pipelines.warehouse import publish_snapshot_from
 from wix_pipelines.warehouse.checks import evaluate, rules_for
 from wix_pipelines.warehouse.summary import live_row_count, preview_markdown
 
@@ -26,7 +27,14 @@ class PullConfig(dg.Config):
     """Run configuration of a pull (set in the launchpad, or by the reconciliation schedule)."""
 
     lookback_minutes: int = Field(
-        default=60, description="Re-read this much before the watermark, for late records and clock skew."
+        default=60, description="Re-read this much before the createdDate watermark, for late records."
+    )
+    updated_lookback_seconds: int = Field(
+        default=5,
+        description=(
+            "Contacts: also re-read contacts updated this long before the start of the last complete pass (clock "
+            "skew, and the delay before an update shows in query results)."
+        ),
     )
     records_per_batch: int = Field(
         default=5000, description="Records committed per transaction (with the watermark they cover)."
@@ -39,6 +47,7 @@ class PullConfig(dg.Config):
     def options(self) -> PullOptions:
         return PullOptions(
             lookback=timedelta(minutes=self.lookback_minutes),
+            updated_lookback=timedelta(seconds=self.updated_lookback_seconds),
             records_per_batch=self.records_per_batch,
             reconcile=self.reconcile,
         )
@@ -95,6 +104,7 @@ def build_pull_asset(stream: Stream) -> dg.AssetsDefinition:
                 run_id=context.run_id,
                 progress=context.log.info,
             )
+        # One connection for the epilogue and the snapshot: each open of the file costs ~50-100 ms.
         with warehouse.get().connect() as con:
             row_count = live_row_count(con, stream.name)
             preview = preview_markdown(con, stream.name)
@@ -109,7 +119,7 @@ def build_pull_asset(stream: Stream) -> dg.AssetsDefinition:
                         metadata={"violations": violations, "examples": ", ".join(examples)},
                     )
                 )
-        warehouse.publish_snapshot()
+            publish_snapshot_from(con, warehouse.snapshot_path)
         yield dg.MaterializeResult(metadata=report_metadata(report, row_count, preview), check_results=check_results)
 
     return _pull
