@@ -10,12 +10,14 @@ plus raw bytes, with ``.models()`` for a typed view) so bulk loads stay cheap.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
+import orjson
 from pydantic import SecretStr
 
 from . import paths
@@ -35,6 +37,7 @@ from .models import (
 from .paging import Page, iter_cursor_pages, iter_keyset_pages, iter_offset_pages, page_from_response
 from .query import Filter, Query, Sort, to_wire_value
 from .ratelimit import RateLimiter
+from .skeleton import decode_skeleton
 from .transport import DEFAULT_TIMEOUT, ApiResponse, RequestStats, RetryPolicy, Transport
 
 __all__ = [
@@ -63,6 +66,13 @@ def _wire(value: WixModel | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(value, WixModel):
         return value.to_wire()
     return to_wire_value(dict(value))
+
+
+def _decoder(items_key: str, keys: Sequence[str]) -> Callable[[bytes], Any]:
+    """The body decoder of a collection query: the whole body, or with ``keys`` only those record fields."""
+    if not keys:
+        return orjson.loads
+    return functools.partial(decode_skeleton, items_key=items_key, fields=tuple(keys))
 
 
 def _model(response: ApiResponse, key: str, model: type[ModelT]) -> ModelT:
@@ -189,12 +199,23 @@ class ContactsApi(_Api):
 
     # -- collections -----------------------------------------------------------------------------------------
 
-    def query_page(self, query: Query | None = None, *, limit: int = 50, offset: int = 0) -> Page[Contact]:
-        """One page of Query Contacts (``POST /contacts/v4/contacts/query``)."""
+    def query_page(
+        self, query: Query | None = None, *, limit: int = 50, offset: int = 0, keys: Sequence[str] = ()
+    ) -> Page[Contact]:
+        """One page of Query Contacts (``POST /contacts/v4/contacts/query``).
+
+        ``keys``: decode only these fields of each record into ``Page.items`` (bulk loads, which land
+        ``Page.raw``); the default decodes everything.
+        """
         wire = (query or Query()).to_wire()
         wire["paging"] = {"limit": _check_page_size(limit, CONTACTS_MAX_PAGE), "offset": offset}
         response = self._t.request(
-            "POST", paths.CONTACTS_QUERY, json={"query": wire}, operation="contacts.query", idempotent=True
+            "POST",
+            paths.CONTACTS_QUERY,
+            json={"query": wire},
+            operation="contacts.query",
+            idempotent=True,
+            decode=_decoder("contacts", keys),
         )
         return page_from_response(response, "contacts", Contact)
 
@@ -257,6 +278,7 @@ class ContactsApi(_Api):
         fields: Sequence[str] = (),
         fieldsets: Sequence[str] = (),
         exclude_ids: Collection[str] = (),
+        keys: Sequence[str] = (),
     ) -> Iterator[Page[Contact]]:
         """Contacts with ``createdDate >= since`` (all when None), ascending by createdDate, each exactly
         once.
@@ -264,16 +286,19 @@ class ContactsApi(_Api):
         Boundary-safe keyset paging, anchored on the last record read at the boundary timestamp (see
         :func:`~wix_pipelines.wix.paging.iter_keyset_pages`). ``since`` is inclusive, so a resumed load
         re-reads the watermark's millisecond: upsert, or pass the ids already loaded at that millisecond as
-        ``exclude_ids``. The next watermark is the largest ``createdDate`` seen.
+        ``exclude_ids``. The next watermark is the largest ``createdDate`` seen. ``keys`` as in :meth:`query_page`
+        (id and createdDate are always among them: the keyset reads them).
         """
         size = _check_page_size(page_size, CONTACTS_MAX_PAGE)
+        if keys:
+            keys = [*keys, *(k for k in ("id", "createdDate") if k not in keys)]
         if fields:
             # The keyset needs every record's id and createdDate, whatever projection the caller asked for.
             fields = [*fields, *(f for f in ("id", "createdDate") if f not in fields)]
 
         def fetch(flt: Filter | None, offset: int, limit: int) -> Page[Contact]:
             query = Query(filter=flt, sort=(Sort("createdDate", "ASC"),), fields=fields, fieldsets=fieldsets)
-            return self.query_page(query, limit=limit, offset=offset)
+            return self.query_page(query, limit=limit, offset=offset, keys=keys)
 
         return iter_keyset_pages(fetch, since=since, page_size=size, base_filter=filter, exclude_ids=exclude_ids)
 
@@ -446,13 +471,24 @@ class ReviewsApi(_Api):
         return BulkResult.model_validate(response.data)
 
     def query_pages(
-        self, query: Query | None = None, *, page_size: int = CURSOR_MAX_PAGE, return_private: bool = True
+        self,
+        query: Query | None = None,
+        *,
+        page_size: int = CURSOR_MAX_PAGE,
+        return_private: bool = True,
+        keys: Sequence[str] = (),
     ) -> Iterator[Page[Review]]:
-        """All matching reviews by cursor (default order createdDate ASC)."""
+        """All matching reviews by cursor (default order createdDate ASC). ``keys``: decode only these record
+        fields into ``Page.items`` (bulk loads, which land ``Page.raw``)."""
 
         def send(body: dict[str, Any]) -> Page[Review]:
             response = self._t.request(
-                "POST", paths.REVIEWS_QUERY, json=body, operation="reviews.query", idempotent=True
+                "POST",
+                paths.REVIEWS_QUERY,
+                json=body,
+                operation="reviews.query",
+                idempotent=True,
+                decode=_decoder("reviews", keys),
             )
             return page_from_response(response, "reviews", Review)
 
@@ -524,10 +560,19 @@ class RatingsApi(_Api):
             if exc.attempts <= 1:
                 raise
 
-    def query_pages(self, query: Query | None = None, *, page_size: int = CURSOR_MAX_PAGE) -> Iterator[Page[Rating]]:
+    def query_pages(
+        self, query: Query | None = None, *, page_size: int = CURSOR_MAX_PAGE, keys: Sequence[str] = ()
+    ) -> Iterator[Page[Rating]]:
+        """All matching ratings by cursor. ``keys`` as in :meth:`ReviewsApi.query_pages`."""
+
         def send(body: dict[str, Any]) -> Page[Rating]:
             response = self._t.request(
-                "POST", paths.RATINGS_QUERY, json=body, operation="ratings.query", idempotent=True
+                "POST",
+                paths.RATINGS_QUERY,
+                json=body,
+                operation="ratings.query",
+                idempotent=True,
+                decode=_decoder("ratings", keys),
             )
             return page_from_response(response, "ratings", Rating)
 
@@ -573,8 +618,10 @@ class ReviewRequestsApi(_Api):
                 raise
 
     def query_pages(
-        self, query: Query | None = None, *, page_size: int = CURSOR_MAX_PAGE
+        self, query: Query | None = None, *, page_size: int = CURSOR_MAX_PAGE, keys: Sequence[str] = ()
     ) -> Iterator[Page[ReviewRequest]]:
+        """All matching review requests by cursor. ``keys`` as in :meth:`ReviewsApi.query_pages`."""
+
         def send(body: dict[str, Any]) -> Page[ReviewRequest]:
             response = self._t.request(
                 "POST",
@@ -582,6 +629,7 @@ class ReviewRequestsApi(_Api):
                 json=body,
                 operation="review_requests.query",
                 idempotent=True,
+                decode=_decoder("reviewRequests", keys),
             )
             return page_from_response(response, "reviewRequests", ReviewRequest)
 

@@ -39,8 +39,9 @@ log = logging.getLogger("wix_pipelines.wix")
 class Page(Generic[ModelT]):
     """One page of results.
 
-    ``items`` are the records as dicts (REST names); ``raw`` is the response body exactly as received (for
-    keyset pages it may also contain records already yielded earlier, ``items`` is authoritative).
+    ``items`` are the records as dicts (REST names), or only their ``keys`` fields when the caller asked for a
+    skeleton (bulk loads); ``raw`` is the response body exactly as received (for keyset pages it may also
+    contain records already yielded earlier, ``items`` is authoritative).
     ``total`` is ``pagingMetadata.total`` (offset paging, None when the server could not count);
     ``next_cursor`` is set when another cursor page exists.
     """

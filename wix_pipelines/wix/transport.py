@@ -27,7 +27,7 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -285,6 +285,7 @@ class Transport:
         attempt: _Attempt,
         params: Mapping[str, Any] | None,
         content: bytes | None,
+        decode: Callable[[bytes], Any],
     ) -> ApiResponse:
         if self.rate_limiter is not None:
             self.rate_limiter.acquire()
@@ -318,7 +319,7 @@ class Transport:
         if not raw:
             return ApiResponse({}, raw, request_id)
         try:
-            data = orjson.loads(raw)
+            data = decode(raw)
         except orjson.JSONDecodeError:
             raise WixApiError(
                 200,
@@ -346,11 +347,14 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         operation: str = "other",
         idempotent: bool | None = None,
+        decode: Callable[[bytes], Any] = orjson.loads,
     ) -> ApiResponse:
         """Send one logical request (with retries) and return its 200 answer, or raise a typed ``WixError``.
 
         ``idempotent`` defaults to True for everything except POST; see the module docstring for what it
-        changes.
+        changes. ``decode`` turns the 200 body into ``ApiResponse.data`` (it must raise
+        ``orjson.JSONDecodeError`` on invalid JSON); bulk readers pass one that keeps only what paging needs
+        (:func:`~wix_pipelines.wix.skeleton.decode_skeleton`), ``raw`` always holds the whole body.
         """
         method = method.upper()
         if idempotent is None:
@@ -370,7 +374,7 @@ class Transport:
             for try_ in retrying:
                 with try_:
                     attempts = try_.retry_state.attempt_number
-                    result = self._send_once(attempt, params, content)
+                    result = self._send_once(attempt, params, content, decode)
                     result.attempts = attempts
             return result
         except WixApiError as exc:
