@@ -246,8 +246,8 @@ def pull_stream(
         pages = prefetch(stream.pages(client, window), options.prefetch_pages)
         for batch, end_of_pass in _batches(pages, options.records_per_batch):
             if live_ids is not None:
-                for page in batch:
-                    live_ids.add(page.ids())
+                # One statement per batch, not per page: a cursor stream has 50 pages of 100 in a batch.
+                live_ids.add([record_id for page in batch for record_id in page.ids()])
             # The pass is complete when the pages ran dry: only then may `updated_since` move to its start.
             details = {"updated_since": pass_started.isoformat() if end_of_pass else pending_updated_since}
             # The response bodies as received: DuckDB parses them (no re-serialising in Python). A keyset page's
