@@ -134,6 +134,16 @@ CONTACTS = TableSpec(
             "$.primaryEmail.subscriptionStatus",
             '$.info.extendedFields.items."emailSubscriptions.subscriptionStatus"',
         ),
+        # The merged column above hides the extended field whenever primaryEmail has a status, yet a contact
+        # opts in or out through either one: this one lets subscribed_contacts filter on typed columns.
+        # Added by schema migration 2 (so it comes after the bookkeeping columns in the table itself).
+        _c(
+            "email_subscription_status_extended",
+            "VARCHAR",
+            S,
+            "Extended field emailSubscriptions.subscriptionStatus alone (NULL when absent).",
+            '$.info.extendedFields.items."emailSubscriptions.subscriptionStatus"',
+        ),
         _c(
             "email_deliverability_status",
             "VARCHAR",

@@ -378,3 +378,124 @@ def test_an_impossible_threshold_is_refused(tmp_path: Path, threshold: int) -> N
             selection=["low_rating_alerts"],
             resources={"warehouse": warehouse_resource(tmp_path), "alerts": AlertsResource(rating_threshold=threshold)},
         )
+
+
+# --- issue 4 follow-up: under 2 s on 1M reviews without changing what the marts say ---------------------------
+
+
+def test_exact_ties_are_ranked_by_id_within_the_entity_and_site_wide(tmp_path: Path) -> None:
+    same = {"helpful": 3, "unhelpful": 1, "created": "2025-02-02T00:00:00.000Z"}
+    load(
+        tmp_path,
+        "reviews",
+        [
+            review("tie-c", **same),
+            review("tie-a", **same),
+            review("tie-b", entity="prod-b", **same),
+            review("above", helpful=3, unhelpful=0),
+            review("below", helpful=2, unhelpful=0, created="2025-09-09T00:00:00.000Z"),
+        ],
+    )
+
+    materialize(tmp_path, "helpfulness_rankings")
+
+    site = rows(tmp_path, "SELECT review_id, site_rank, entity_rank FROM helpfulness_rankings ORDER BY site_rank")
+    assert site == [("above", 1, 1), ("tie-a", 2, 2), ("tie-b", 3, 1), ("tie-c", 4, 3), ("below", 5, 4)]
+
+
+def test_rankings_are_skipped_when_no_review_changed_and_rebuilt_after_a_deletion(tmp_path: Path) -> None:
+    records = [review(f"r{i}", entity=f"prod-{i % 2}", helpful=i) for i in range(6)]
+    load(tmp_path, "reviews", records)
+    assert metadata(materialize(tmp_path, "helpfulness_rankings"), "helpfulness_rankings")["mode"] == "full"
+
+    load(tmp_path, "reviews", records)  # the same records again: no row is rewritten
+    again = metadata(materialize(tmp_path, "helpfulness_rankings"), "helpfulness_rankings")
+    assert (again["mode"], again["dagster/row_count"]) == ("unchanged", 6)
+
+    # Marking deleted leaves _loaded_at alone; the published count gives it away.
+    Warehouse(warehouse_resource(tmp_path).path).mark_deleted("reviews", ["r5"])
+    after = metadata(materialize(tmp_path, "helpfulness_rankings"), "helpfulness_rankings")
+    assert (after["mode"], after["dagster/row_count"]) == ("full", 5)
+    ranked = rows(tmp_path, "SELECT review_id, entity_rank, site_rank FROM helpfulness_rankings ORDER BY site_rank")
+    assert ranked == [("r4", 1, 1), ("r3", 1, 2), ("r2", 2, 3), ("r1", 2, 4), ("r0", 3, 5)]
+
+    forced = materialize(
+        tmp_path,
+        "helpfulness_rankings",
+        run_config={"ops": {"wix_marts": {"config": {"helpfulness_rankings_full_refresh": True}}}},
+    )
+    assert metadata(forced, "helpfulness_rankings")["mode"] == "full"
+    assert rows(tmp_path, "SELECT review_id, entity_rank, site_rank FROM helpfulness_rankings ORDER BY 3") == ranked
+
+
+def test_review_media_drops_deleted_reviews_and_matches_a_full_rebuild(tmp_path: Path) -> None:
+    load(tmp_path, "reviews", [review("a", media=[IMAGE]), review("b", media=[IMAGE, VIDEO]), review("c")])
+    materialize(tmp_path, "review_media")
+    quiet = metadata(materialize(tmp_path, "review_media"), "review_media")
+    assert (quiet["mode"], quiet["reviews_reread"], quiet["dagster/row_count"]) == ("unchanged", 0, 3)
+
+    Warehouse(warehouse_resource(tmp_path).path).mark_deleted("reviews", ["b"])  # no _loaded_at change
+    dropped = metadata(materialize(tmp_path, "review_media"), "review_media")
+    assert (dropped["mode"], dropped["reviews_reread"], dropped["rows_deleted"]) == ("incremental", 0, 2)
+
+    load(tmp_path, "reviews", [review("c", media=[VIDEO]), review("d", media=[IMAGE_2, IMAGE])])
+    grown = metadata(materialize(tmp_path, "review_media"), "review_media")
+    assert (grown["mode"], grown["reviews_reread"]) == ("incremental", 2)
+    incremental = rows(tmp_path, "SELECT * FROM review_media ORDER BY review_id, position")
+    materialize(
+        tmp_path, "review_media", run_config={"ops": {"wix_marts": {"config": {"review_media_full_refresh": True}}}}
+    )
+    assert rows(tmp_path, "SELECT * FROM review_media ORDER BY review_id, position") == incremental
+    assert [(r[0], r[1]) for r in incremental] == [("a", 1), ("c", 1), ("d", 1), ("d", 2)]
+
+
+def test_subscribed_via_tells_a_missing_primary_status_from_a_subscribed_one(tmp_path: Path) -> None:
+    # Without primaryEmail.subscriptionStatus the merged typed column falls back to the extended field, so
+    # "SUBSCRIBED in both typed columns" must not be read as "subscribed through both fields".
+    load(
+        tmp_path,
+        "contacts",
+        [
+            contact("ext-only", "x@example.org", primary_status=None, ext_status="SUBSCRIBED"),
+            contact("both", "b@example.org", primary_status="SUBSCRIBED", ext_status="SUBSCRIBED"),
+            contact("primary-no-ext", "p@example.org", primary_status="SUBSCRIBED", ext_status=None),
+            contact("ext-out", "o@example.org", primary_status=None, ext_status="UNSUBSCRIBED"),
+            contact("primary-pending-ext-in", "q@example.org", primary_status="PENDING", ext_status="SUBSCRIBED"),
+        ],
+    )
+
+    materialize(tmp_path, "subscribed_contacts")
+
+    assert dict(rows(tmp_path, "SELECT contact_id, subscribed_via FROM subscribed_contacts")) == {
+        "ext-only": "extendedField",
+        "both": "both",
+        "primary-no-ext": "primaryEmail",
+        "primary-pending-ext-in": "extendedField",
+    }
+
+
+def test_contacts_loaded_before_the_extended_status_column_are_backfilled(tmp_path: Path) -> None:
+    records = [
+        contact("via-extended", "e@example.org", ext_status="SUBSCRIBED"),
+        contact("no-ext", "n@example.org", primary_status="SUBSCRIBED", ext_status=None),
+        contact("opted-out", "o@example.org", primary_status="SUBSCRIBED", ext_status="UNSUBSCRIBED"),
+    ]
+    load(tmp_path, "contacts", records)
+    path = warehouse_resource(tmp_path).path
+    as_loaded = rows(tmp_path, "SELECT id, email_subscription_status_extended FROM contacts ORDER BY id")
+    assert as_loaded == [("no-ext", None), ("opted-out", "UNSUBSCRIBED"), ("via-extended", "SUBSCRIBED")]
+    # Turn the file back into a schema-1 warehouse: the column gone, the migration not applied.
+    with duckdb.connect(path) as con:
+        con.execute("ALTER TABLE contacts DROP COLUMN email_subscription_status_extended")
+        con.execute("DELETE FROM _schema_version WHERE version > 1")
+
+    Warehouse(path).ensure_schema()  # what the next run's connection does
+
+    assert rows(tmp_path, "SELECT id, email_subscription_status_extended FROM contacts ORDER BY id") == as_loaded
+    load(tmp_path, "contacts", records)  # unchanged records: nothing rewritten, nothing different
+    assert rows(tmp_path, "SELECT id, email_subscription_status_extended FROM contacts ORDER BY id") == as_loaded
+    materialize(tmp_path, "subscribed_contacts")
+    assert rows(tmp_path, "SELECT contact_id, subscribed_via FROM subscribed_contacts ORDER BY 1") == [
+        ("no-ext", "primaryEmail"),
+        ("via-extended", "extendedField"),
+    ]

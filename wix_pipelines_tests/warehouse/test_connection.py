@@ -19,7 +19,9 @@ def test_connect_creates_parent_dirs_and_schema_idempotently(tmp_path: Path) -> 
         assert schema_mod.current_version(con) == SCHEMA_VERSION
     assert warehouse.ensure_schema() == (SCHEMA_VERSION, SCHEMA_VERSION)
     with warehouse.connect(read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM _schema_version").fetchall() == [(1,)]
+        assert con.execute("SELECT count(*), max(version) FROM _schema_version").fetchall() == [
+            (SCHEMA_VERSION, SCHEMA_VERSION)
+        ]
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert {"contacts", "reviews", "ratings", "review_requests", "_watermarks", "_load_log",
             "_rejected_records", "_schema_version"} <= tables  # fmt: skip

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import duckdb
 
-from wix_pipelines.warehouse import Warehouse, publish_snapshot, publish_snapshot_from
+from wix_pipelines.warehouse import SCHEMA_VERSION, Warehouse, publish_snapshot, publish_snapshot_from
 
 from .conftest import Holder
 from .fakes import contact, page
@@ -19,7 +19,7 @@ def test_snapshot_is_a_complete_read_only_copy(warehouse: Warehouse, tmp_path: P
     assert not stat.S_IMODE(target.stat().st_mode) & 0o222
     with duckdb.connect(str(target), read_only=True) as con:
         assert con.execute("SELECT count(*), count(record) FROM contacts").fetchall() == [(5, 5)]
-        assert con.execute("SELECT schema_version FROM _snapshot").fetchall() == [(1,)]
+        assert con.execute("SELECT schema_version FROM _snapshot").fetchall() == [(SCHEMA_VERSION,)]
     assert [p.name for p in target.parent.iterdir()] == ["analytics.duckdb"]  # no temp files left
 
 

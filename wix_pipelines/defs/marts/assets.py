@@ -49,6 +49,10 @@ class MartsConfig(dg.Config):
         default=False,
         description="review_media: re-extract every review's media instead of only those written since the last build.",
     )
+    helpfulness_rankings_full_refresh: bool = Field(
+        default=False,
+        description="helpfulness_rankings: rebuild even when no review changed since the last build.",
+    )
 
 
 def _column_schema(mart: str) -> dg.TableSchema:
@@ -74,7 +78,9 @@ def _builders(
     config: MartsConfig, alerts: AlertsResource
 ) -> dict[str, Callable[[duckdb.DuckDBPyConnection], MartResult]]:
     return {
-        "helpfulness_rankings": marts.build_helpfulness_rankings,
+        "helpfulness_rankings": lambda con: marts.build_helpfulness_rankings(
+            con, full_refresh=config.helpfulness_rankings_full_refresh
+        ),
         "review_media": lambda con: marts.build_review_media(con, full_refresh=config.review_media_full_refresh),
         "low_rating_alerts": lambda con: marts.build_low_rating_alerts(
             con, threshold=alerts.rating_threshold, dashboard_url=alerts.dashboard_url()
