@@ -9,8 +9,8 @@ reviews whatever the filter (zstd blocks are decompressed whole). Hence:
 
 * No table is sorted on write (a sort of 800k rows costs about as much as the ranking itself): the previews
   and the exports order what they read.
-* Marts read typed columns wherever the raw tables have them; only `review_media` (and the effective email of
-  subscribed contacts) still parse the record.
+* Marts read typed columns wherever the raw tables have them; `review_media` parses only `reviews.media` (the
+  media array kept apart at load), and only the effective email of subscribed contacts still parses the record.
 * `helpfulness_rankings` ranks on integers only (entity numbers, rowids; the id tie-break is settled for the
   few hundred exact ties alone), joins the narrow output columns back once, and writes the GUID column
   uncompressed (compressing it cost more than the whole ranking, and saves ~15 MB). Any change of reviews
@@ -48,7 +48,7 @@ DEFAULT_LOW_RATING_THRESHOLD = 3  # ratings strictly below this alert (the seed 
 EXCERPT_CHARS = 140  # short enough for a chat notification line
 REVIEWS_OVERALL_ATTRIBUTE = "overall"  # the attribute a review's star rating counts as in rating_summaries
 # Bump when a mart's SQL changes: its next build is then a full rebuild, never an incremental one or a skip.
-REVIEW_MEDIA_VERSION = 2  # 2: strict `>` mark, deletions found through deleted_at
+REVIEW_MEDIA_VERSION = 3  # 2: strict `>` mark, deletions found through deleted_at; 3: reads reviews.media
 HELPFULNESS_RANKINGS_VERSION = 2  # 2: integer ranking, narrow columns
 
 # What counts as "published": the seed flows show approved reviews in widgets; IN_MODERATION, SUBMITTED,
@@ -409,7 +409,7 @@ WITH items AS (
          unnest(media) AS item, generate_subscripts(media, 1) AS position
   FROM (
     SELECT id AS review_id, namespace, entity_id, rating, author_name, created_date,
-           json_transform(json_extract(record, '$.content.media'), '{_MEDIA_STRUCTURE}') AS media
+           json_transform(media, '{_MEDIA_STRUCTURE}') AS media
     FROM main.reviews WHERE {_PUBLISHED} AND media_count > 0 AND ({where})
   )
 )

@@ -25,7 +25,10 @@ _COLUMN_SUFFIX = {"id": " PRIMARY KEY", "record": " USING COMPRESSION zstd"}
 
 # {(table, column): the migration version that adds it}. Such columns come after the bookkeeping columns in the
 # table (ALTER TABLE appends), whatever their place in the spec; queries name their columns, so that is harmless.
-ADDED_COLUMNS: dict[tuple[str, str], int] = {("contacts", "email_subscription_status_extended"): 2}
+ADDED_COLUMNS: dict[tuple[str, str], int] = {
+    ("contacts", "email_subscription_status_extended"): 2,
+    ("reviews", "media"): 3,
+}
 
 
 def table_ddl(spec: TableSpec, version: int = 1) -> str:
@@ -105,6 +108,15 @@ def _add_email_subscription_status_extended(con: duckdb.DuckDBPyConnection) -> N
     )
 
 
+def _add_review_media(con: duckdb.DuckDBPyConnection) -> None:
+    # As the loaders read a JSON_ARRAY column: the array's JSON text, NULL when absent or not an array.
+    con.execute("ALTER TABLE main.reviews ADD COLUMN IF NOT EXISTS media JSON")
+    con.execute(
+        "UPDATE main.reviews SET media = json_extract(record, '$.content.media') "
+        "WHERE media_count > 0 AND json_type(record, '$.content.media') = 'ARRAY'"
+    )
+
+
 # Append-only. Each migration runs in its own transaction together with its _schema_version row.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _create_base),
@@ -113,6 +125,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "contacts.email_subscription_status_extended (typed extended-field email subscription status)",
         _add_email_subscription_status_extended,
     ),
+    Migration(3, "reviews.media (content.media as JSON, for review_media)", _add_review_media),
 )
 SCHEMA_VERSION: int = MIGRATIONS[-1].version
 

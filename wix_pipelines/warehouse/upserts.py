@@ -195,6 +195,9 @@ def _path_expr(col: Column, path: str, i: int) -> tuple[str, str]:
         field_path = _q("$[*]." + (col.item_field or ""))
         pluck = f"list_filter(json_extract_string({v}, {field_path}), lambda x: x IS NOT NULL)"
         return f"CASE WHEN {c} = '[' THEN {pluck} ELSE []::VARCHAR[] END", not_array
+    if col.kind is Kind.JSON_ARRAY:
+        # NULL for an empty array too: "no media" has one spelling, which the migration that added it also uses.
+        return f"CASE WHEN {c} = '[' AND {v} <> '[]' THEN CAST({v} AS JSON) END", not_array
     if col.kind is Kind.ARRAY_LENGTH:
         return (
             f"CASE WHEN {c} = '[' THEN CAST(json_array_length({v}) AS {col.sql_type}) ELSE 0 END",

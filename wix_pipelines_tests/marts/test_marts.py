@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -499,3 +500,32 @@ def test_contacts_loaded_before_the_extended_status_column_are_backfilled(tmp_pa
         ("no-ext", "primaryEmail"),
         ("via-extended", "extendedField"),
     ]
+
+
+def test_reviews_loaded_before_the_media_column_are_backfilled(tmp_path: Path) -> None:
+    records = [review("with-media", media=[IMAGE, VIDEO]), review("plain")]
+    load(tmp_path, "reviews", records)
+    path = warehouse_resource(tmp_path).path
+    media_sql = "SELECT id, media_count, CAST(media AS VARCHAR) FROM reviews ORDER BY id"
+    as_loaded = rows(tmp_path, media_sql)
+    assert as_loaded[0] == ("plain", 0, None)
+    assert as_loaded[1][:2] == ("with-media", 2)
+    assert json.loads(as_loaded[1][2]) == [IMAGE, VIDEO]  # the array as received
+    materialize(tmp_path, "review_media")
+    built = rows(tmp_path, "SELECT * FROM review_media ORDER BY review_id, position")
+    assert [(r[0], r[1]) for r in built] == [("with-media", 1), ("with-media", 2)]
+    # Turn the file back into a schema-2 warehouse: the column gone, the migration not applied.
+    with duckdb.connect(path) as con:
+        con.execute("ALTER TABLE reviews DROP COLUMN media")
+        con.execute("DELETE FROM _schema_version WHERE version > 2")
+
+    Warehouse(path).ensure_schema()  # what the next run's connection does
+
+    assert rows(tmp_path, media_sql) == as_loaded
+    load(tmp_path, "reviews", records)  # unchanged records: nothing rewritten, nothing different
+    assert rows(tmp_path, media_sql) == as_loaded
+    materialize(tmp_path, "review_media", run_config=_MEDIA_FULL_REFRESH)
+    assert rows(tmp_path, "SELECT * FROM review_media ORDER BY review_id, position") == built
+
+
+_MEDIA_FULL_REFRESH = {"ops": {"wix_marts": {"config": {"review_media_full_refresh": True}}}}
