@@ -124,3 +124,27 @@ def test_an_incremental_query_reads_index_slices_not_every_contact() -> None:
 
     assert ids == [f"c-{i:03d}" for i in range(19_992, 20_000)]
     assert calls <= 20, f"the predicate ran on {calls} records: the filter was answered by a scan"
+
+
+def test_keyset_pages_of_a_large_collection_match_a_scan_and_see_later_writes() -> None:
+    # Over 10k matches the createdDate fast path hands out a view of its index instead of a copy.
+    collection = Collection("contacts")
+    for i in range(12_500):
+        collection.put(_contact(i, i // 3, None, "Acme"))  # ties of three
+    for order in ("ASC", "DESC"):
+        raw_sort = [{"fieldName": "createdDate", "order": order}]
+        raw_filter = {"createdDate": {"$gte": _iso(100)}}
+        expected = _scan(collection, raw_filter, raw_sort)
+        assert len(expected) > 12_000
+        pages = [
+            orjson.loads(offset_page(collection, CONTACTS_SPEC, raw_filter, raw_sort, 1000, offset, "contacts"))
+            for offset in range(0, len(expected) + 1000, 1000)
+        ]
+        assert [r["id"] for p in pages for r in p["contacts"]] == expected
+        assert {p["pagingMetadata"]["total"] for p in pages} == {len(expected)}
+    # A write between two queries: the next one sees it (the view is never served after a write).
+    collection.put(_contact(99_999, 5_000, None, "Acme"))
+    raw_filter, raw_sort = {"createdDate": {"$gte": _iso(100)}}, [{"fieldName": "createdDate", "order": "DESC"}]
+    first = orjson.loads(offset_page(collection, CONTACTS_SPEC, raw_filter, raw_sort, 1000, 0, "contacts"))
+    assert first["contacts"][0]["id"] == "c-99999"
+    assert first["pagingMetadata"]["total"] == len(expected) + 1
