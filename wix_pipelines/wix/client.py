@@ -99,6 +99,33 @@ class _Api:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
 
+    def _cursor_pages(
+        self,
+        path: str,
+        operation: str,
+        items_key: str,
+        model: type[ModelT],
+        query: Query | None,
+        *,
+        page_size: int,
+        keys: Sequence[str],
+        extra_body: dict[str, Any] | None = None,
+    ) -> Iterator[Page[ModelT]]:
+        """All pages of a cursor-paged Query endpoint; ``keys``: decode only these record fields into
+        ``Page.items`` (bulk loads, which land ``Page.raw``), all of them by default."""
+        decode = _decoder(items_key, keys)
+
+        def send(body: dict[str, Any]) -> Page[ModelT]:
+            response = self._t.request("POST", path, json=body, operation=operation, idempotent=True, decode=decode)
+            return page_from_response(response, items_key, model)
+
+        return iter_cursor_pages(
+            send,
+            (query or Query()).to_wire(),
+            limit=_check_page_size(page_size, CURSOR_MAX_PAGE),
+            extra_body=extra_body,
+        )
+
 
 class ContactsApi(_Api):
     """Contacts v4 (SPEC.md §3)."""
@@ -478,24 +505,15 @@ class ReviewsApi(_Api):
         return_private: bool = True,
         keys: Sequence[str] = (),
     ) -> Iterator[Page[Review]]:
-        """All matching reviews by cursor (default order createdDate ASC). ``keys``: decode only these record
-        fields into ``Page.items`` (bulk loads, which land ``Page.raw``)."""
-
-        def send(body: dict[str, Any]) -> Page[Review]:
-            response = self._t.request(
-                "POST",
-                paths.REVIEWS_QUERY,
-                json=body,
-                operation="reviews.query",
-                idempotent=True,
-                decode=_decoder("reviews", keys),
-            )
-            return page_from_response(response, "reviews", Review)
-
-        return iter_cursor_pages(
-            send,
-            (query or Query()).to_wire(),
-            limit=_check_page_size(page_size, CURSOR_MAX_PAGE),
+        """All matching reviews by cursor (default order createdDate ASC); ``keys`` as in ``_cursor_pages``."""
+        return self._cursor_pages(
+            paths.REVIEWS_QUERY,
+            "reviews.query",
+            "reviews",
+            Review,
+            query,
+            page_size=page_size,
+            keys=keys,
             extra_body={"returnPrivateReviews": return_private},
         )
 
@@ -563,20 +581,10 @@ class RatingsApi(_Api):
     def query_pages(
         self, query: Query | None = None, *, page_size: int = CURSOR_MAX_PAGE, keys: Sequence[str] = ()
     ) -> Iterator[Page[Rating]]:
-        """All matching ratings by cursor. ``keys`` as in :meth:`ReviewsApi.query_pages`."""
-
-        def send(body: dict[str, Any]) -> Page[Rating]:
-            response = self._t.request(
-                "POST",
-                paths.RATINGS_QUERY,
-                json=body,
-                operation="ratings.query",
-                idempotent=True,
-                decode=_decoder("ratings", keys),
-            )
-            return page_from_response(response, "ratings", Rating)
-
-        return iter_cursor_pages(send, (query or Query()).to_wire(), limit=_check_page_size(page_size, CURSOR_MAX_PAGE))
+        """All matching ratings by cursor; ``keys`` as in ``_cursor_pages``."""
+        return self._cursor_pages(
+            paths.RATINGS_QUERY, "ratings.query", "ratings", Rating, query, page_size=page_size, keys=keys
+        )
 
 
 class ReviewRequestsApi(_Api):
@@ -620,20 +628,16 @@ class ReviewRequestsApi(_Api):
     def query_pages(
         self, query: Query | None = None, *, page_size: int = CURSOR_MAX_PAGE, keys: Sequence[str] = ()
     ) -> Iterator[Page[ReviewRequest]]:
-        """All matching review requests by cursor. ``keys`` as in :meth:`ReviewsApi.query_pages`."""
-
-        def send(body: dict[str, Any]) -> Page[ReviewRequest]:
-            response = self._t.request(
-                "POST",
-                paths.REVIEW_REQUESTS_QUERY,
-                json=body,
-                operation="review_requests.query",
-                idempotent=True,
-                decode=_decoder("reviewRequests", keys),
-            )
-            return page_from_response(response, "reviewRequests", ReviewRequest)
-
-        return iter_cursor_pages(send, (query or Query()).to_wire(), limit=_check_page_size(page_size, CURSOR_MAX_PAGE))
+        """All matching review requests by cursor; ``keys`` as in ``_cursor_pages``."""
+        return self._cursor_pages(
+            paths.REVIEW_REQUESTS_QUERY,
+            "review_requests.query",
+            "reviewRequests",
+            ReviewRequest,
+            query,
+            page_size=page_size,
+            keys=keys,
+        )
 
     def count(self, filter: Filter | None = None) -> int:
         body: dict[str, Any] = {}
