@@ -8,8 +8,10 @@ Record shapes: shared/wix-api/SPEC.md §3.1 (contact), §5.1 (review), §6 (rati
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 
 class Kind(StrEnum):
@@ -374,9 +376,20 @@ def table_spec(stream: str) -> TableSpec:
 
 def describe_tables() -> str:
     """Markdown tables of every warehouse table, for the README's analyst section."""
-    out: list[str] = []
-    for spec in TABLES.values():
-        out += [f"### `{spec.table}`", "", spec.doc, "", "| column | type | meaning |", "|---|---|---|"]
-        out += [f"| `{c.name}` | {c.sql_type} | {c.doc} |" for c in spec.all_columns]
-        out.append("")
-    return "\n".join(out)
+    return "\n".join(line for spec in TABLES.values() for line in column_docs(spec.table, spec.doc, spec.all_columns))
+
+
+class DocumentedColumn(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def sql_type(self) -> str: ...
+    @property
+    def doc(self) -> str: ...
+
+
+def column_docs(name: str, doc: str, columns: Iterable[DocumentedColumn]) -> list[str]:
+    """A table's markdown documentation: heading, description, one row per column (tables and marts alike)."""
+    out = [f"### `{name}`", "", doc, "", "| column | type | meaning |", "|---|---|---|"]
+    out += [f"| `{c.name}` | {c.sql_type} | {c.doc} |" for c in columns]
+    return [*out, ""]

@@ -18,7 +18,7 @@ from wix_pipelines.defs.ingest.assets import pull_assets
 from wix_pipelines.defs.marts import MARTS_GROUP, mart_assets, marts_automation_sensor
 from wix_pipelines.defs.resources import WarehouseResource, WixApiResource
 from wix_pipelines.warehouse import Warehouse
-from wix_pipelines.warehouse.marts import MARTS, table_columns
+from wix_pipelines.warehouse.marts import MARTS, build_review_media, table_columns
 
 from .builders import SITE_ID, contact, load, materialize, metadata, rating, review, rows, warehouse_resource
 
@@ -529,3 +529,10 @@ def test_reviews_loaded_before_the_media_column_are_backfilled(tmp_path: Path) -
 
 
 _MEDIA_FULL_REFRESH = {"ops": {"wix_marts": {"config": {"review_media_full_refresh": True}}}}
+
+
+def test_building_review_media_leaves_the_connection_settings_as_they_were(tmp_path: Path) -> None:
+    load(tmp_path, "reviews", [review("with-media", media=[IMAGE])])
+    with Warehouse(warehouse_resource(tmp_path).path).connect() as con:
+        assert build_review_media(con).rows == 1
+        assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]
