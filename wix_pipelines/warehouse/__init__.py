@@ -17,7 +17,7 @@ from .errors import (
 from .schema import SCHEMA_VERSION, ensure_schema
 from .snapshot import SnapshotResult, publish_snapshot, publish_snapshot_from
 from .tables import STREAMS, TABLES, describe_tables, table_spec
-from .upserts import UpsertResult, upsert_batch
+from .upserts import StagedBatch, StagingArea, UpsertResult, apply_staged, upsert_batch
 from .watermarks import ADVANCE_TO_MAX_CREATED, Watermark, get_watermark, max_created_date, set_watermark
 
 __all__ = [
@@ -33,11 +33,14 @@ __all__ = [
     "RejectedRecord",
     "SchemaVersionError",
     "SnapshotResult",
+    "StagedBatch",
+    "StagingArea",
     "UpsertResult",
     "Warehouse",
     "WarehouseError",
     "WarehouseLockedError",
     "Watermark",
+    "apply_staged",
     "describe_tables",
     "ensure_schema",
     "get_watermark",

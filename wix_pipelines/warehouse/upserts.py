@@ -23,12 +23,13 @@ counted (`rejected`) and visible in `_rejected_records` for an operator to act o
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import duckdb
 import orjson
+import pyarrow as pa
 
 from .errors import MalformedPageError, MalformedRecordsError, RejectedRecord
 from .tables import Column, Kind, TableSpec, table_spec
@@ -207,11 +208,14 @@ def _path_expr(col: Column, path: str, i: int) -> tuple[str, str]:
 
 
 def _insert_sql(spec: TableSpec) -> str:
-    """INSERT ... SELECT from _wh_typed (the caller adds which ids)."""
+    """INSERT ... SELECT of the valid rows of a staged table (`{source}`; the caller may add `AND <which ids>`)."""
     typed = [c.name for c in spec.typed_columns]
     insert_cols = [*typed, "record", "deleted_at", "_loaded_at", "_record_hash"]
     select_cols = [*typed, "rec", "NULL", "now()", "_record_hash"]
-    return f"INSERT INTO main.{spec.table} ({', '.join(insert_cols)})\nSELECT {', '.join(select_cols)} FROM _wh_typed"
+    return (
+        f"INSERT INTO main.{spec.table} ({', '.join(insert_cols)})\n"
+        f"SELECT {', '.join(select_cols)} FROM {{source}} WHERE reasons = ''"
+    )
 
 
 _SQL_CACHE: dict[str, tuple[str, str]] = {}
@@ -241,17 +245,27 @@ def _is_json(text: str) -> bool:
     return True
 
 
-def _land_and_shape(con: duckdb.DuckDBPyConnection, spec: TableSpec, bodies: list[str], shape_sql: str) -> None:
-    """Create `_wh_typed`: one typed row per record of every body, with the reasons it is malformed."""
-    # The bodies go into a table first: bound straight into the shaping query, the list parameter is a
-    # constant that DuckDB copies through the plan, which made the statement 1.7x slower.
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _wh_bodies AS "
-        "SELECT generate_subscripts(b, 1) - 1 AS page_index, unnest(b) AS body FROM (SELECT CAST(? AS VARCHAR[]) AS b)",
-        [bodies],
+def _bodies_table(bodies: list[str]) -> pa.Table:
+    """The batch's bodies as an Arrow table, one record batch per body: DuckDB scans Arrow batches on all its
+    threads, where a temp table of five rows (one row group) is read by one; and nothing is copied to land them."""
+    schema = pa.schema([("page_index", pa.int64()), ("body", pa.string())])
+    return pa.Table.from_batches(
+        [
+            pa.record_batch([pa.array([i], pa.int64()), pa.array([body], pa.string())], schema=schema)
+            for i, body in enumerate(bodies)
+        ],
+        schema=schema,
     )
+
+
+def _land_and_shape(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, bodies: list[str], shape_sql: str, into: str
+) -> None:
+    """Create table `into`: one typed row per record of every body, with the reasons it is malformed."""
+    con.register("_wh_bodies", _bodies_table(bodies))
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _wh_typed AS {shape_sql}")
+        temp = "TEMP " if into.startswith("temp.") else ""
+        con.execute(f"CREATE OR REPLACE {temp}TABLE {into} AS {shape_sql}")
     except duckdb.InvalidInputException as exc:
         # Only now pay for finding which body is broken, to name it in the error. orjson, not SQL: the
         # failed statement aborted the transaction.
@@ -261,7 +275,9 @@ def _land_and_shape(con: duckdb.DuckDBPyConnection, spec: TableSpec, bodies: lis
         raise MalformedPageError(
             f"{spec.stream} page(s) {bad} are not valid JSON ({exc}); nothing of this batch was written"
         ) from exc
-    seen = {r[0] for r in con.execute("SELECT DISTINCT page_index FROM _wh_typed").fetchall()}
+    # Not in a `finally`: an aborted transaction refuses it, and the next batch's register replaces the view.
+    con.unregister("_wh_bodies")
+    seen = {r[0] for r in con.execute(f"SELECT DISTINCT page_index FROM {into}").fetchall()}
     for page_index in sorted(set(range(len(bodies))) - seen):
         # Only empty pages pay for this second parse: a record list that is not an array would otherwise
         # look like an empty page and its records would vanish.
@@ -274,6 +290,69 @@ def _land_and_shape(con: duckdb.DuckDBPyConnection, spec: TableSpec, bodies: lis
 
 
 # --- the batch --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StagedBatch:
+    """A batch shaped into typed rows (`table`), not yet applied: see `stage_batch` and `apply_staged`."""
+
+    stream: str
+    table: str  # qualified name of the typed rows; valid rows have reasons = ''
+    pages: int
+    fetched: int
+    valid: int  # valid rows left after dropping the older copies of a repeated id
+    duplicates: int  # older copies dropped (the last copy of an id in the batch wins)
+    rejected: int  # rows with reasons <> ''
+    max_created_date: datetime | None
+    # Staged on another DuckDB instance (`StagingArea`): the typed rows, registered as `table` to be applied.
+    rows: pa.Table | None = None
+
+
+def _batch_bodies(spec: TableSpec, pages: Page | Iterable[Page], records: Sequence[Mapping[str, Any]]) -> list[str]:
+    page_list = [pages] if isinstance(pages, bytes | bytearray | memoryview | str) else list(pages)
+    bodies = [page_text(p) for p in page_list]
+    if records:
+        # Wrapped like a response body so one SQL statement (with a constant JSON path) lands both.
+        bodies.append(orjson.dumps({spec.page_key: list(records)}).decode())
+    return bodies
+
+
+def stage_batch(
+    con: duckdb.DuckDBPyConnection,
+    stream: str,
+    pages: Page | Iterable[Page] = (),
+    *,
+    records: Sequence[Mapping[str, Any]] = (),
+    into: str = "temp.main._wh_typed",
+) -> StagedBatch:
+    """Shape a batch into table `into` (created or replaced): steps 1-2 of the module docstring, plus dropping
+    the older copies of an id the batch repeats. Reads nothing of the warehouse's tables, so it can run on another
+    connection (a pull stages the next batch while the previous one is applied and committed)."""
+    spec = table_spec(stream)
+    bodies = _batch_bodies(spec, pages, records)
+    _land_and_shape(con, spec, bodies, _sql_for(spec)[0], into)
+    fetched, valid, distinct, batch_max = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE reasons = ''), "
+        "count(DISTINCT id) FILTER (WHERE reasons = ''), max(created_date) FILTER (WHERE reasons = '') "
+        f"FROM {into}"
+    ).fetchall()[0]
+    if distinct != valid:
+        # A look-back window or a keyset page's anchor returns a record twice; the later copy is the fresher
+        # read. Only the few older copies are deleted: rewriting the wide rows cost ~10 % of a full load.
+        con.execute(
+            f"DELETE FROM {into} WHERE rowid IN (SELECT rowid FROM {into} WHERE reasons = '' "
+            "QUALIFY row_number() OVER (PARTITION BY id ORDER BY page_index DESC, position DESC) > 1)"
+        )
+    return StagedBatch(
+        stream=stream,
+        table=into,
+        pages=len(bodies),
+        fetched=fetched,
+        valid=distinct,
+        duplicates=valid - distinct,
+        rejected=fetched - valid,
+        max_created_date=batch_max,
+    )
 
 
 def upsert_batch(
@@ -299,90 +378,113 @@ def upsert_batch(
 
     The connection must not be inside a transaction; this function commits (or rolls back) its own.
     """
-    spec = table_spec(stream)
-    page_list = [pages] if isinstance(pages, bytes | bytearray | memoryview | str) else list(pages)
-    bodies = [page_text(p) for p in page_list]
-    if records:
-        # Wrapped like a response body so one SQL statement (with a constant JSON path) lands both.
-        bodies.append(orjson.dumps({spec.page_key: list(records)}).decode())
-    shape_sql, insert_sql = _sql_for(spec)
-
     with transaction(con):
-        before = get_watermark(con, stream)
-        before_value = before.value if before else None
-        _land_and_shape(con, spec, bodies, shape_sql)
-        rejected = _handle_rejects(con, spec, run_id=run_id, strict=strict)
-        fetched, valid, distinct, batch_max = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE reasons = ''), "
-            "count(DISTINCT id) FILTER (WHERE reasons = ''), max(created_date) FILTER (WHERE reasons = '') "
-            "FROM _wh_typed"
-        ).fetchall()[0]
-        if valid != fetched or distinct != valid:
-            # Rare path: keep only valid rows and the last copy of each id (a look-back window or a tie at a
-            # page boundary returns a record twice; the later copy is the fresher read).
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _wh_typed AS SELECT * FROM _wh_typed WHERE reasons = '' "
-                "QUALIFY row_number() OVER (PARTITION BY id ORDER BY page_index DESC, position DESC) = 1"
-            )
-        # Narrow on purpose: only (id, action) is materialised; the wide rows stay in _wh_typed.
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _wh_actions AS
-            SELECT v.id,
-                   CASE WHEN t.id IS NULL THEN 'insert'
-                        WHEN t.deleted_at IS NOT NULL THEN 'revive'
-                        WHEN t._record_hash IS DISTINCT FROM v._record_hash THEN 'update'
-                        ELSE 'unchanged' END AS _action
-            FROM _wh_typed v LEFT JOIN main.{spec.table} t ON t.id = v.id"""
+        staged = stage_batch(con, stream, pages, records=records)
+        result = _apply(
+            con, staged, watermark=watermark, watermark_details=watermark_details, run_id=run_id, strict=strict
         )
-        counts = dict.fromkeys(("insert", "update", "revive", "unchanged"), 0)
-        for action, n in con.execute("SELECT _action, count(*) FROM _wh_actions GROUP BY ALL").fetchall():
-            counts[action] = n
-        if counts["insert"]:
-            # New ids: a plain INSERT.
-            where = (
-                ""
-                if counts["insert"] == distinct
-                else " WHERE id IN (SELECT id FROM _wh_actions WHERE _action = 'insert')"
+        con.execute(f"DROP TABLE {staged.table}")
+    return result
+
+
+def apply_staged(
+    con: duckdb.DuckDBPyConnection,
+    staged: StagedBatch,
+    *,
+    watermark: WatermarkValue | _AdvanceToMaxCreated | None = None,
+    watermark_details: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    strict: bool = False,
+) -> UpsertResult:
+    """Steps 3-6 for a batch `stage_batch` shaped (into a table of `con`, or by a `StagingArea`), in one
+    transaction of `con`, which must not be inside one."""
+    if staged.rows is not None:
+        con.register(staged.table, staged.rows)
+    try:
+        with transaction(con):
+            return _apply(
+                con, staged, watermark=watermark, watermark_details=watermark_details, run_id=run_id, strict=strict
             )
-            con.execute(insert_sql + where).fetchall()
-        if counts["update"] or counts["revive"]:
-            # Delete and re-insert the changed rows (same transaction) rather than ON CONFLICT DO UPDATE, which
-            # took 8.6 s for 1,000 changed contacts in a 100k table against 0.11 s this way. The insert writes
-            # every column, and loader-managed ones (merged_into) start NULL again: the record is alive.
-            changed = " WHERE id IN (SELECT id FROM _wh_actions WHERE _action IN ('update', 'revive'))"
-            con.execute(f"DELETE FROM main.{spec.table}{changed}").fetchall()
-            con.execute(insert_sql + changed).fetchall()
-        after_value = before_value
-        if watermark is ADVANCE_TO_MAX_CREATED:
-            after_value = advance(before_value, batch_max)
-            set_watermark(con, stream, after_value, watermark_details)
-        elif watermark is not None:
-            after_value = watermark_text(watermark)  # type: ignore[arg-type]
-            set_watermark(con, stream, after_value, watermark_details)
-        result_counts = {
-            "pages": len(bodies),
-            "fetched": fetched,
-            "inserted": counts["insert"],
-            "updated": counts["update"] + counts["revive"],
-            "unchanged": counts["unchanged"],
-            "duplicates": valid - sum(counts.values()),
-            "rejected": rejected,
-        }
-        load_id = write_load_log(
-            con,
-            stream=stream,
-            operation="upsert",
-            run_id=run_id,
-            counts=result_counts,
-            watermark_before=before_value,
-            watermark_after=after_value,
+    finally:
+        if staged.rows is not None:
+            con.unregister(staged.table)
+
+
+def _apply(
+    con: duckdb.DuckDBPyConnection,
+    staged: StagedBatch,
+    *,
+    watermark: WatermarkValue | _AdvanceToMaxCreated | None,
+    watermark_details: Mapping[str, Any] | None,
+    run_id: str | None,
+    strict: bool,
+) -> UpsertResult:
+    spec = table_spec(staged.stream)
+    source = staged.table
+    before = get_watermark(con, staged.stream)
+    before_value = before.value if before else None
+    if staged.rejected:
+        _handle_rejects(con, spec, source, run_id=run_id, strict=strict)
+    # Narrow on purpose: only (id, action) is materialised; the wide rows stay in the staged table.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _wh_actions AS
+        SELECT v.id,
+               CASE WHEN t.id IS NULL THEN 'insert'
+                    WHEN t.deleted_at IS NOT NULL THEN 'revive'
+                    WHEN t._record_hash IS DISTINCT FROM v._record_hash THEN 'update'
+                    ELSE 'unchanged' END AS _action
+        FROM {source} v LEFT JOIN main.{spec.table} t ON t.id = v.id
+        WHERE v.reasons = ''"""
+    )
+    counts = dict.fromkeys(("insert", "update", "revive", "unchanged"), 0)
+    for action, n in con.execute("SELECT _action, count(*) FROM _wh_actions GROUP BY ALL").fetchall():
+        counts[action] = n
+    insert_sql = _sql_for(spec)[1].format(source=source)
+    if counts["insert"]:
+        # New ids: a plain INSERT.
+        only_new = (
+            ""
+            if counts["insert"] == staged.valid
+            else " AND id IN (SELECT id FROM _wh_actions WHERE _action = 'insert')"
         )
-        for tmp in ("_wh_bodies", "_wh_typed", "_wh_actions"):
-            con.execute(f"DROP TABLE IF EXISTS {tmp}")
+        con.execute(insert_sql + only_new).fetchall()
+    if counts["update"] or counts["revive"]:
+        # Delete and re-insert the changed rows (same transaction) rather than ON CONFLICT DO UPDATE, which
+        # took 8.6 s for 1,000 changed contacts in a 100k table against 0.11 s this way. The insert writes
+        # every column, and loader-managed ones (merged_into) start NULL again: the record is alive.
+        changed = "id IN (SELECT id FROM _wh_actions WHERE _action IN ('update', 'revive'))"
+        con.execute(f"DELETE FROM main.{spec.table} WHERE {changed}").fetchall()
+        con.execute(f"{insert_sql} AND {changed}").fetchall()
+    after_value = before_value
+    if watermark is ADVANCE_TO_MAX_CREATED:
+        after_value = advance(before_value, staged.max_created_date)
+        set_watermark(con, staged.stream, after_value, watermark_details)
+    elif watermark is not None:
+        after_value = watermark_text(watermark)  # type: ignore[arg-type]
+        set_watermark(con, staged.stream, after_value, watermark_details)
+    result_counts = {
+        "pages": staged.pages,
+        "fetched": staged.fetched,
+        "inserted": counts["insert"],
+        "updated": counts["update"] + counts["revive"],
+        "unchanged": counts["unchanged"],
+        "duplicates": staged.duplicates,
+        "rejected": staged.rejected,
+    }
+    load_id = write_load_log(
+        con,
+        stream=staged.stream,
+        operation="upsert",
+        run_id=run_id,
+        counts=result_counts,
+        watermark_before=before_value,
+        watermark_after=after_value,
+    )
+    con.execute("DROP TABLE IF EXISTS _wh_actions")
     return UpsertResult(
-        stream=stream,
+        stream=staged.stream,
         revived=counts["revive"],
-        max_created_date=batch_max,
+        max_created_date=staged.max_created_date,
         watermark_before=before_value,
         watermark_after=after_value,
         load_id=load_id,
@@ -390,20 +492,45 @@ def upsert_batch(
     )
 
 
-def _handle_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec, *, run_id: str | None, strict: bool) -> int:
-    n = con.execute("SELECT count(*) FROM _wh_typed WHERE reasons <> ''").fetchall()[0][0]
-    if not n:
-        return 0
+def _handle_rejects(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, source: str, *, run_id: str | None, strict: bool
+) -> None:
     if strict:
+        n = con.execute(f"SELECT count(*) FROM {source} WHERE reasons <> ''").fetchall()[0][0]
         rows = con.execute(
-            "SELECT page_index, position, record_id, reasons FROM _wh_typed "
+            f"SELECT page_index, position, record_id, reasons FROM {source} "
             "WHERE reasons <> '' ORDER BY page_index, position LIMIT 10"
         ).fetchall()
         raise MalformedRecordsError(spec.stream, [RejectedRecord(*r) for r in rows], n)
     con.execute(
-        """INSERT INTO main._rejected_records
+        f"""INSERT INTO main._rejected_records
            SELECT ?, ?, page_index, position, record_id, reasons, rec, now()
-           FROM _wh_typed WHERE reasons <> ''""",
+           FROM {source} WHERE reasons <> ''""",
         [spec.stream, run_id],
     ).fetchall()
-    return int(n)
+
+
+class StagingArea:
+    """Shapes batches on a DuckDB instance of its own (in memory, one thread) and hands the typed rows over as
+    Arrow, so a pull shapes batch N+1 on one thread while batch N is applied and committed on another: DuckDB
+    releases the GIL, and the two halves of a batch cost about the same.
+
+    Its own instance, not a cursor of the warehouse's: a transaction open on the warehouse's instance (a cursor's
+    statement) makes DuckDB skip the automatic checkpoint at commit, and the uncheckpointed rows then pile up
+    in memory for the whole load.
+    """
+
+    def __init__(self, memory_limit: str = "128MB") -> None:
+        self._con = duckdb.connect(":memory:", config={"threads": 1, "memory_limit": memory_limit})
+        self._con.execute("SET TimeZone = 'UTC'")
+        # JSON columns leave as Arrow's JSON extension type, so the warehouse reads them back as JSON, not VARCHAR
+        # (which it would re-parse to validate).
+        self._con.execute("SET arrow_lossless_conversion = true")
+
+    def stage(self, stream: str, pages: Iterable[Page]) -> StagedBatch:
+        staged = stage_batch(self._con, stream, pages, into="main.batch")
+        rows = self._con.sql("SELECT * FROM main.batch").to_arrow_table()
+        return replace(staged, table="_wh_staged", rows=rows)
+
+    def close(self) -> None:
+        self._con.close()
