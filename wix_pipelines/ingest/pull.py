@@ -14,8 +14,9 @@ The guarantees, for every stream:
   of an hour, every contact updated in the hour before a run was read again by the next run. Anything later still
   is caught by the daily reconciliation. The other APIs cannot filter on updatedDate; a reconciliation pass re-reads
   them in full (changed votes, moderation, replies) and marks records that disappeared as deleted.
-- Fetching runs in a thread ahead of the DuckDB work (DuckDB releases the GIL), bounded so memory does not grow
-  with the data.
+- Three threads, each bounded ahead of the next so memory does not grow with the data: one fetches pages, one
+  shapes batches into typed rows on a DuckDB instance of its own, and the caller's applies and commits them
+  (DuckDB releases the GIL, and shaping and applying a batch cost about the same).
 
 No Dagster here: the assets in `wix_pipelines.defs.ingest` call these functions and report what they return.
 """

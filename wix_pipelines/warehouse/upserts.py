@@ -1,16 +1,18 @@
 """Set-based upserts of API pages into the warehouse tables.
 
 A batch is one or more raw response bodies (and/or a list of record dicts). Everything after receiving the
-bytes happens in DuckDB, in one transaction, with no per-record Python:
+bytes happens in DuckDB, with no per-record Python. Staging (`stage_batch`, steps 1-2) reads nothing of the
+warehouse, so a pull runs it on a DuckDB instance of its own one batch ahead (`StagingArea`); applying
+(`apply_staged`, steps 3-6) is one transaction on the warehouse. `upsert_batch` does both in one transaction.
 
-1. land: each body is bound as one VARCHAR parameter; `json_extract(body, '$.<key>[*]')` + `unnest` turns it
-   into one staged row per record (page index, position, minified record JSON);
+1. land: the bodies are scanned as Arrow (one record batch per body); `json_transform` splits each into its
+   records, one staged row per record (page index, position, minified record JSON);
 2. shape: one `json_extract(record, [paths...])` per record (a single parse) feeds every typed column, and the
-   same expressions collect the reasons a record is malformed;
+   same expressions collect the reasons a record is malformed; of an id the batch holds twice (look-back
+   windows, a keyset page's anchor), the last copy is kept;
 3. quarantine malformed records in `_rejected_records` (or, with `strict=True`, raise and roll back);
 4. classify valid records against the table by `_record_hash` (DuckDB's 64-bit hash() of the minified
-   record): insert / update (changed, or coming back after `deleted_at` was set) / unchanged, keeping the
-   last copy of an id that appears twice in a batch (look-back windows and page-boundary ties do that);
+   record): insert / update (changed, or coming back after `deleted_at` was set) / unchanged;
 5. insert new ids, delete and re-insert changed ones (one transaction); nothing else is written, so an
    unchanged record keeps its `_loaded_at` and a repeated run changes no row;
 6. move the watermark and append `_load_log` in the same transaction.
@@ -527,8 +529,10 @@ class StagingArea:
         # (which it would re-parse to validate).
         self._con.execute("SET arrow_lossless_conversion = true")
 
-    def stage(self, stream: str, pages: Iterable[Page]) -> StagedBatch:
-        staged = stage_batch(self._con, stream, pages, into="main.batch")
+    def stage(
+        self, stream: str, pages: Page | Iterable[Page] = (), *, records: Sequence[Mapping[str, Any]] = ()
+    ) -> StagedBatch:
+        staged = stage_batch(self._con, stream, pages, records=records, into="main.batch")
         rows = self._con.sql("SELECT * FROM main.batch").to_arrow_table()
         return replace(staged, table="_wh_staged", rows=rows)
 

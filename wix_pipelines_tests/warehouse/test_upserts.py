@@ -7,9 +7,37 @@ from typing import Any
 import orjson
 import pytest
 
-from wix_pipelines.warehouse import MalformedPageError, MalformedRecordsError, Warehouse, upsert_batch
+from wix_pipelines.warehouse import (
+    MalformedPageError,
+    MalformedRecordsError,
+    StagingArea,
+    Warehouse,
+    apply_staged,
+    upsert_batch,
+)
+from wix_pipelines.warehouse.upserts import UpsertResult
 
 from .fakes import contact, page, rating, review, review_request
+
+
+class _StagedWarehouse(Warehouse):
+    """The same upserts the way a pull makes them: shaped on a `StagingArea`'s own DuckDB instance, handed over
+    as Arrow and applied on the warehouse's connection."""
+
+    def upsert_batch(self, stream: str, pages: Any = (), *, records: Any = (), **apply: Any) -> UpsertResult:
+        staging = StagingArea()
+        try:
+            staged = staging.stage(stream, pages, records=records)
+            with self.connect() as con:
+                return apply_staged(con, staged, **apply)
+        finally:
+            staging.close()
+
+
+@pytest.fixture(params=["one transaction", "staged elsewhere"])
+def warehouse(request: pytest.FixtureRequest, warehouse: Warehouse) -> Warehouse:
+    """Every test here runs both ways: `upsert_batch`, and `StagingArea` + `apply_staged` (the pull's path)."""
+    return warehouse if request.param == "one transaction" else _StagedWarehouse(warehouse.path)
 
 
 def _rows(warehouse: Warehouse, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
