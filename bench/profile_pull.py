@@ -5,8 +5,9 @@
     .venv/bin/py-spy record -o /tmp/pull.svg -- .venv/bin/python bench/profile_pull.py --stream contacts
 
 Starts the emulator in its own process, then runs `pull_stream` (full, then a no-change pass) in this process
-with timers wrapped around its parts: HTTP requests (the prefetch thread), the consumer's wait for pages,
-`upsert_batch` (DuckDB), the id reconciliation, then the asset's epilogue (checks, preview, snapshot publish).
+with timers wrapped around its parts: HTTP requests (the prefetch thread), shaping batches (the staging thread),
+the consumer's wait for staged batches, applying and committing them (DuckDB, main thread), the id
+reconciliation, then the asset's epilogue (checks, preview, snapshot publish).
 Nothing of the project is changed: the timers wrap module attributes for this process only.
 """
 
@@ -71,14 +72,16 @@ def timed_iter(name: str, it: Iterator[Any]) -> Iterator[Any]:
 
 def instrument() -> None:
     import wix_pipelines.ingest.pull as pull
+    import wix_pipelines.warehouse.upserts as upserts
     import wix_pipelines.wix.transport as transport
 
     transport.Transport.request = timed("http request (prefetch thread)", transport.Transport.request)  # type: ignore[method-assign]
-    pull.upsert_batch = timed("upsert_batch (DuckDB, main thread)", pull.upsert_batch)  # type: ignore[attr-defined]
+    upserts.StagingArea.stage = timed("stage: shape a batch (DuckDB, shaping thread)", upserts.StagingArea.stage)  # type: ignore[method-assign]
+    pull.apply_staged = timed("apply + commit a batch (DuckDB, main thread)", pull.apply_staged)  # type: ignore[attr-defined]
     original_prefetch = pull.prefetch
 
     def prefetch(items: Any, depth: int) -> Iterator[Any]:
-        return timed_iter("consumer waits for a page", original_prefetch(items, depth))
+        return timed_iter("a consumer waits (for a page, or a staged batch)", original_prefetch(items, depth))
 
     pull.prefetch = prefetch  # type: ignore[assignment]
     for name in ("reconcile_ids", "IdReconciler"):
@@ -112,6 +115,7 @@ def main() -> int:
     parser.add_argument("--review-requests", type=int, default=0)
     parser.add_argument("--records-per-batch", type=int, default=None)
     parser.add_argument("--prefetch-pages", type=int, default=None)
+    parser.add_argument("--staged-batches-ahead", type=int, default=None, help="0: shape on the main thread")
     parser.add_argument("--duckdb-threads", type=int, default=None, help="experiment: SET threads")
     parser.add_argument("--duckdb-memory-limit", default=None, help="experiment: SET memory_limit, e.g. 200MB")
     parser.add_argument("--epilogue", action="store_true", help="also time checks, preview and snapshot publish")
@@ -131,6 +135,8 @@ def main() -> int:
         overrides["records_per_batch"] = args.records_per_batch
     if args.prefetch_pages is not None:
         overrides["prefetch_pages"] = args.prefetch_pages
+    if args.staged_batches_ahead is not None:
+        overrides["staged_batches_ahead"] = args.staged_batches_ahead
     options = PullOptions(**overrides)
     out: dict[str, Any] = {"stream": args.stream, "options": str(options)}
     with tempfile.TemporaryDirectory(prefix="wix-profile-") as tmp:

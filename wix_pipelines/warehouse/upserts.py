@@ -24,6 +24,8 @@ counted (`rejected`) and visible in `_rejected_records` for an operator to act o
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -523,7 +525,11 @@ class StagingArea:
     """
 
     def __init__(self, memory_limit: str = "128MB") -> None:
-        self._con = duckdb.connect(":memory:", config={"threads": 1, "memory_limit": memory_limit})
+        # An in-memory instance would spill (a batch far larger than usual) into `.tmp` under the working directory.
+        self._spill_dir = tempfile.mkdtemp(prefix="wix-staging-")
+        self._con = duckdb.connect(
+            ":memory:", config={"threads": 1, "memory_limit": memory_limit, "temp_directory": self._spill_dir}
+        )
         self._con.execute("SET TimeZone = 'UTC'")
         # JSON columns leave as Arrow's JSON extension type, so the warehouse reads them back as JSON, not VARCHAR
         # (which it would re-parse to validate).
@@ -538,3 +544,4 @@ class StagingArea:
 
     def close(self) -> None:
         self._con.close()
+        shutil.rmtree(self._spill_dir, ignore_errors=True)

@@ -1,0 +1,89 @@
+"""The pull's pipeline (fetch thread, staging thread, caller applying) on a real DuckDB file, with pages made here:
+order, errors raised on the staging thread, and commits that still checkpoint while the next batch is shaped."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from wix_pipelines.ingest.pull import PullOptions, _staged_batches, _tune
+from wix_pipelines.warehouse import MalformedPageError, Warehouse, apply_staged
+from wix_pipelines.wix.paging import Page
+from wix_pipelines_tests.warehouse.fakes import contact
+
+
+def _page(records: list[dict]) -> Page:
+    return Page(items=[{"id": r["id"]} for r in records], raw=orjson.dumps({"contacts": records}), request_id=None)
+
+
+def _keyset_pages(pages: int, per_page: int) -> Iterator[Page]:
+    """Each page after the first repeats the previous page's last record, as a keyset page's anchor does."""
+    for p in range(pages):
+        first = p * per_page
+        yield _page([contact(i) for i in range(max(first - 1, 0), first + per_page)])
+
+
+def _pipeline_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("wix-")]
+
+
+def test_batches_are_applied_in_order_and_each_record_lands_once(tmp_path: Path) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    options = PullOptions(records_per_batch=1000)
+    applied = []
+    with warehouse.connect() as con, _staged_batches("contacts", _keyset_pages(12, 300), options) as batches:
+        _tune(con, options)
+        for batch, end_of_pass, staged in batches:
+            applied.append((len(batch), end_of_pass, apply_staged(con, staged, run_id="t")))
+    # The first batch is a fifth of a batch (one page here), then four pages of 300 (one record repeated per page).
+    assert [n for n, _, _ in applied] == [1, 4, 4, 3]
+    assert [end for _, end, _ in applied] == [False, False, False, True]
+    assert sum(r.inserted for _, _, r in applied) == 3600
+    # An anchor inside a batch is a duplicate; an anchor at a batch's start was inserted by the batch before.
+    assert sum(r.duplicates for _, _, r in applied) == 8
+    assert sum(r.unchanged for _, _, r in applied) == 3
+    with warehouse.connect(read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT id) FROM contacts").fetchall() == [(3600, 3600)]
+        load_ids = [r[0] for r in con.execute("SELECT load_id FROM _load_log ORDER BY load_id").fetchall()]
+    assert load_ids == sorted(r.load_id for _, _, r in applied)
+    assert _pipeline_threads() == []
+
+
+def test_a_malformed_page_fails_its_batch_after_earlier_batches_committed_and_stops_the_threads(
+    tmp_path: Path,
+) -> None:
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    pages = [_page([contact(i) for i in range(p * 100, p * 100 + 100)]) for p in range(8)]
+    pages[4] = Page(items=[{"id": "x"}], raw=b'{"contacts": [{"id": "x", "createdDate": ', request_id=None)
+    options = PullOptions(records_per_batch=100)  # one page per batch
+    committed = 0
+    with warehouse.connect() as con:
+        with (
+            pytest.raises(MalformedPageError, match=r"page\(s\) \[0\] are not valid JSON"),
+            _staged_batches("contacts", iter(pages), options) as batches,
+        ):
+            for _, _, staged in batches:
+                committed += apply_staged(con, staged).inserted
+        assert committed == 400
+        assert con.execute("SELECT count(*) FROM contacts").fetchall() == [(400,)]
+    assert _pipeline_threads() == []
+
+
+def test_commits_checkpoint_while_the_next_batch_is_being_shaped(tmp_path: Path) -> None:
+    """Shaping runs on a DuckDB instance of its own: were it a cursor of the warehouse's, its open statement
+    would make DuckDB skip the checkpoint at each commit, and the WAL (and the memory) would grow all load long."""
+    warehouse = Warehouse(tmp_path / "w.duckdb")
+    wal = Path(str(warehouse.path) + ".wal")
+    options = PullOptions(records_per_batch=1000, duckdb_checkpoint_threshold="1MB")
+    largest_wal = 0
+    with warehouse.connect() as con, _staged_batches("contacts", _keyset_pages(20, 500), options) as batches:
+        _tune(con, options)
+        for _, _, staged in batches:
+            apply_staged(con, staged)
+            largest_wal = max(largest_wal, wal.stat().st_size if wal.exists() else 0)
+    # One batch of 1,000 contacts writes ~2 MB of WAL; ten of them pile up ~20 MB when checkpoints are skipped.
+    assert largest_wal < 4_000_000
