@@ -217,28 +217,6 @@ def _tune(con: duckdb.DuckDBPyConnection, options: PullOptions) -> None:
     con.execute(f"SET checkpoint_threshold = '{options.duckdb_checkpoint_threshold}'")
 
 
-@contextmanager
-def _vacuum_deferred(con: duckdb.DuckDBPyConnection, mode: str) -> Iterator[None]:
-    """No vacuum in the checkpoints of a pull, except a reconciliation's.
-
-    Each checkpoint appends the rows committed since the last one as new row groups, and vacuum then merges those
-    small row groups, rewriting each up to several times: a 1M-contact full load spent 60 of its 92 s in COMMIT,
-    23 s without. Vacuum also reclaims the rows an update deleted (updates are delete + insert): the reconciliation
-    (a full re-read, daily by schedule) keeps it, so the space comes back once a day."""
-    if mode == "reconcile":
-        yield
-        return
-    con.execute("SET max_vacuum_tasks = 0")
-    try:
-        yield
-        try:
-            con.execute("CHECKPOINT")  # still without vacuum: closing the connection would checkpoint after the reset
-        except duckdb.TransactionException as exc:  # another connection of this process is mid-transaction
-            log.info("checkpoint left to a later commit: %s", exc)
-    finally:
-        con.execute("RESET max_vacuum_tasks")
-
-
 def _window_text(window: PageWindow) -> dict[str, str | None]:
     return {
         name: (value.isoformat() if isinstance(value, datetime) else None)
@@ -297,10 +275,7 @@ def pull_stream(
         say(f"{stream_name}: {mode} pull, window {report.window}")
         # The response bodies as received: DuckDB parses them (no re-serialising in Python). A keyset page's body
         # may repeat a record of the previous page; staging keeps one copy.
-        with (
-            _vacuum_deferred(con, mode),
-            _staged_batches(stream_name, stream.pages(client, window), options) as batches,
-        ):
+        with _staged_batches(stream_name, stream.pages(client, window), options) as batches:
             for batch, end_of_pass, staged in batches:
                 if live_ids is not None:
                     # One statement per batch, not per page: a cursor stream has 50 pages of 100 in a batch.
@@ -316,10 +291,11 @@ def pull_stream(
                         f"{stream_name}: {report.fetched:,} records, {report.pages} pages, "
                         f"up to {report.watermark_after}"
                     )
-            if live_ids is not None:
-                report.deleted = live_ids.finish(
-                    run_id=run_id, max_deleted_fraction=options.max_deleted_fraction
-                ).marked_deleted
+
+        if live_ids is not None:
+            report.deleted = live_ids.finish(
+                run_id=run_id, max_deleted_fraction=options.max_deleted_fraction
+            ).marked_deleted
     return _finish(report, client, requests_before, started_clock, say)
 
 
@@ -347,10 +323,7 @@ def pull_range(
     requests_before = client.stats.requests
     with _heap_frozen(), warehouse.connect() as con:
         _tune(con, options)
-        with (
-            _vacuum_deferred(con, "range"),
-            _staged_batches(stream_name, stream.pages(client, window), options) as batches,
-        ):
+        with _staged_batches(stream_name, stream.pages(client, window), options) as batches:
             for batch, _, staged in batches:
                 if batch:
                     report.add(apply_staged(con, staged, run_id=run_id), len(batch))

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from wix_pipelines.ingest.pull import PullOptions, _staged_batches, _tune, _vacuum_deferred
+from wix_pipelines.ingest.pull import PullOptions, _staged_batches, _tune
 from wix_pipelines.warehouse import MalformedPageError, Warehouse, apply_staged
 from wix_pipelines.wix.paging import Page
 from wix_pipelines_tests.warehouse.fakes import contact
@@ -88,21 +88,3 @@ def test_commits_checkpoint_while_the_next_batch_is_being_shaped(tmp_path: Path)
             largest_wal = max(largest_wal, wal.stat().st_size if wal.exists() else 0)
     # One batch of 1,000 contacts writes ~2 MB of WAL; ten of them pile up ~20 MB when checkpoints are skipped.
     assert largest_wal < 4_000_000
-
-
-def _vacuum_tasks(con: object) -> int:
-    return int(con.execute("SELECT current_setting('max_vacuum_tasks')").fetchall()[0][0])  # type: ignore[attr-defined]
-
-
-def test_a_pull_defers_vacuum_and_restores_it_even_when_it_fails(tmp_path: Path) -> None:
-    with Warehouse(tmp_path / "w.duckdb").connect() as con:
-        default = _vacuum_tasks(con)
-        assert default > 0
-        with _vacuum_deferred(con, "full"):
-            assert _vacuum_tasks(con) == 0
-        assert _vacuum_tasks(con) == default
-        with pytest.raises(RuntimeError), _vacuum_deferred(con, "incremental"):
-            raise RuntimeError("the pull failed")
-        assert _vacuum_tasks(con) == default
-        with _vacuum_deferred(con, "reconcile"):  # the daily full re-read reclaims what updates deleted
-            assert _vacuum_tasks(con) == default
