@@ -196,8 +196,8 @@ def _staged_batches(
 ) -> Iterator[Iterator[tuple[list[Page], bool, StagedBatch]]]:
     """Batches of `pages`, each already shaped by a thread that runs ahead of the caller, who applies and commits
     them (`apply_staged`). Three threads in all: HTTP, shaping, applying; the last two spend their time in DuckDB,
-    which releases the GIL. (Measured on 2 cores: a second shaping thread, or more batches shaped ahead, gained
-    nothing, the three already keep both cores busy, and cost ~10 MB of memory per batch in flight.)"""
+    which releases the GIL. Measured on 2 cores: a second shaping thread, or more batches shaped ahead, gained
+    nothing (the three threads already keep both cores busy) and cost ~10 MB of memory per batch in flight."""
     stage = StagingArea()
     page_feed = prefetch(pages, options.prefetch_pages)
     shaped = (
