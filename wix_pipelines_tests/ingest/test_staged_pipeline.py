@@ -3,6 +3,9 @@ order, errors raised on the staging thread, and commits that still checkpoint wh
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,3 +91,22 @@ def test_commits_checkpoint_while_the_next_batch_is_being_shaped(tmp_path: Path)
             largest_wal = max(largest_wal, wal.stat().st_size if wal.exists() else 0)
     # One batch of 1,000 contacts writes ~2 MB of WAL; ten of them pile up ~20 MB when checkpoints are skipped.
     assert largest_wal < 4_000_000
+
+
+def test_staging_and_applying_leave_pandas_unloaded(tmp_path: Path) -> None:
+    """pyarrow's `pa.array(list)` imports pandas on first use (0.3 s, and ~60 MB in every pull's process)."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from wix_pipelines.warehouse import StagingArea, Warehouse, apply_staged
+        from wix_pipelines_tests.warehouse.fakes import contact, page
+        staging = StagingArea()
+        staged = staging.stage("contacts", [page("contacts", [contact(i) for i in range(5)])])
+        with Warehouse({str(tmp_path / "w.duckdb")!r}).connect() as con:
+            assert apply_staged(con, staged).inserted == 5
+        staging.close()
+        print("pandas" in sys.modules)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -274,6 +274,13 @@ def test_invalid_json_page_fails_the_batch_naming_the_page(warehouse: Warehouse)
     assert _rows(warehouse, "SELECT count(*) FROM contacts") == [(0,)]
 
 
+def test_a_page_that_is_not_utf8_fails_the_batch_naming_the_page(warehouse: Warehouse) -> None:
+    body = page("contacts", [contact(i) for i in range(3)])
+    with pytest.raises(MalformedPageError, match=r"page\(s\) \[0\] are not valid JSON.*UTF-8"):
+        warehouse.upsert_batch("contacts", [body[:60] + b"\xff\xfe" + body[60:]])
+    assert _rows(warehouse, "SELECT count(*) FROM contacts") == [(0,)]
+
+
 def test_record_list_that_is_not_an_array_fails_instead_of_vanishing(warehouse: Warehouse) -> None:
     with pytest.raises(MalformedPageError, match="expected an array"):
         warehouse.upsert_batch("contacts", b'{"contacts": {"id": "x"}}')
