@@ -280,6 +280,15 @@ def _load_state(con: duckdb.DuckDBPyConnection, mart: str) -> _State | None:
     return _State(int(rows[0][0]), rows[0][1]) if rows else None
 
 
+def _previous_build(con: duckdb.DuckDBPyConnection, mart: str, version: int, full_refresh: bool) -> _State | None:
+    """The state of the mart's last build when its table is there and this version of its SQL built it; None: build
+    it in full."""
+    state = _load_state(con, mart)
+    if full_refresh or state is None or state.version != version or not _table_exists(con, mart):
+        return None
+    return state
+
+
 def _save_state(con: duckdb.DuckDBPyConnection, mart: str, version: int, mark: datetime | None, mode: str) -> None:
     con.execute("INSERT OR REPLACE INTO main._mart_state VALUES (?, ?, ?, now(), ?)", [mart, version, mark, mode])
 
@@ -363,14 +372,11 @@ def build_helpfulness_rankings(con: duckdb.DuckDBPyConnection, *, full_refresh: 
     """
     name = HELPFULNESS_RANKINGS.name
     with transaction(con):
-        state = _load_state(con, name)
+        previous = _previous_build(con, name, HELPFULNESS_RANKINGS_VERSION, full_refresh)
         mark = _newest_load(con, "reviews")
         unchanged = (
-            not full_refresh
-            and state is not None
-            and state.version == HELPFULNESS_RANKINGS_VERSION
-            and state.source_mark == mark
-            and _table_exists(con, name)
+            previous is not None
+            and previous.source_mark == mark
             and _count(con, f"SELECT count(*) FROM main.{name}")
             == _count(con, f"SELECT count(*) FROM main.reviews WHERE {_PUBLISHED}")
         )
@@ -447,23 +453,17 @@ def build_review_media(con: duckdb.DuckDBPyConnection, *, full_refresh: bool = F
     """
     name = REVIEW_MEDIA.name
     with _unordered_writes(con), transaction(con):
-        state = _load_state(con, name)
+        previous = _previous_build(con, name, REVIEW_MEDIA_VERSION, full_refresh)
         mark = _newest_load(con, "reviews")
-        incremental = (
-            not full_refresh
-            and state is not None
-            and state.version == REVIEW_MEDIA_VERSION
-            and _table_exists(con, name)
-        )
+        incremental = previous is not None
         changed = removed = 0
-        if not incremental:
+        if previous is None:
             con.execute(_create_table_sql(REVIEW_MEDIA))
             con.execute(f"INSERT INTO main.{name} {_review_media_select('TRUE')}")
         else:
-            assert state is not None  # implied by `incremental`
             # No mark: the previous build saw no reviews at all, so every review is new to it.
-            since = "TRUE" if state.source_mark is None else "_loaded_at > $since"
-            params: dict[str, object] = {} if state.source_mark is None else {"since": state.source_mark}
+            since = "TRUE" if previous.source_mark is None else "_loaded_at > $since"
+            params: dict[str, object] = {} if previous.source_mark is None else {"since": previous.source_mark}
             changed = int(con.execute(f"SELECT count(*) FROM main.reviews WHERE {since}", params).fetchall()[0][0])
             removed = int(
                 con.execute(

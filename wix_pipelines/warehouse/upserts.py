@@ -271,14 +271,11 @@ def _bodies_table(bodies: list[bytes]) -> pa.Table:
     return pa.Table.from_batches(batches, schema=schema)
 
 
-def _land_and_shape(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, bodies: list[bytes], shape_sql: str, into: str
-) -> None:
-    """Create table `into`: one typed row per record of every body, with the reasons it is malformed."""
+def _land_and_shape(con: duckdb.DuckDBPyConnection, spec: TableSpec, bodies: list[bytes], shape_sql: str) -> None:
+    """Create the temp table `_wh_typed`: one typed row per record of every body, with the reasons it is malformed."""
     con.register("_wh_bodies", _bodies_table(bodies))
     try:
-        temp = "TEMP " if into.startswith("temp.") else ""
-        con.execute(f"CREATE OR REPLACE {temp}TABLE {into} AS {shape_sql}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _wh_typed AS {shape_sql}")
     except duckdb.InvalidInputException as exc:
         # Only now pay for finding which body is broken, to name it in the error. orjson, not SQL: the
         # failed statement aborted the transaction.
@@ -290,7 +287,7 @@ def _land_and_shape(
         ) from exc
     # Not in a `finally`: an aborted transaction refuses it, and the next batch's register replaces the view.
     con.unregister("_wh_bodies")
-    seen = {r[0] for r in con.execute(f"SELECT DISTINCT page_index FROM {into}").fetchall()}
+    seen = {r[0] for r in con.execute("SELECT DISTINCT page_index FROM _wh_typed").fetchall()}
     for page_index in sorted(set(range(len(bodies))) - seen):
         # Only empty pages pay for this second parse: a record list that is not an array would otherwise
         # look like an empty page and its records would vanish.
@@ -311,7 +308,6 @@ class StagedBatch:
     """A batch shaped into typed rows (`table`), not yet applied: see `stage_batch` and `apply_staged`."""
 
     stream: str
-    table: str  # qualified name of the typed rows; valid rows have reasons = ''
     pages: int
     fetched: int
     valid: int  # valid rows left after dropping the older copies of a repeated id
@@ -320,6 +316,11 @@ class StagedBatch:
     max_created_date: datetime | None
     # Staged on another DuckDB instance (`StagingArea`): the typed rows, registered as `table` to be applied.
     rows: pa.Table | None = None
+
+    @property
+    def table(self) -> str:
+        """Where `_apply` reads the typed rows (valid ones have reasons = '')."""
+        return "_wh_typed" if self.rows is None else "_wh_staged"
 
 
 def _batch_bodies(spec: TableSpec, pages: Page | Iterable[Page], records: Sequence[Mapping[str, Any]]) -> list[bytes]:
@@ -337,29 +338,27 @@ def stage_batch(
     pages: Page | Iterable[Page] = (),
     *,
     records: Sequence[Mapping[str, Any]] = (),
-    into: str = "temp.main._wh_typed",
 ) -> StagedBatch:
-    """Shape a batch into table `into` (created or replaced): steps 1-2 of the module docstring, plus dropping
+    """Shape a batch into the temp table `_wh_typed` (replaced): steps 1-2 of the module docstring, plus dropping
     the older copies of an id the batch repeats. Reads nothing of the warehouse's tables, so it can run on another
     connection (a pull stages the next batch while the previous one is applied and committed)."""
     spec = table_spec(stream)
     bodies = _batch_bodies(spec, pages, records)
-    _land_and_shape(con, spec, bodies, _sql_for(spec)[0], into)
+    _land_and_shape(con, spec, bodies, _sql_for(spec)[0])
     fetched, valid, distinct, batch_max = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE reasons = ''), "
         "count(DISTINCT id) FILTER (WHERE reasons = ''), max(created_date) FILTER (WHERE reasons = '') "
-        f"FROM {into}"
+        "FROM _wh_typed"
     ).fetchall()[0]
     if distinct != valid:
         # A look-back window or a keyset page's anchor returns a record twice; the later copy is the fresher
         # read. Only the few older copies are deleted: rewriting the wide rows cost ~10 % of a full load.
         con.execute(
-            f"DELETE FROM {into} WHERE rowid IN (SELECT rowid FROM {into} WHERE reasons = '' "
+            "DELETE FROM _wh_typed WHERE rowid IN (SELECT rowid FROM _wh_typed WHERE reasons = '' "
             "QUALIFY row_number() OVER (PARTITION BY id ORDER BY page_index DESC, position DESC) > 1)"
         )
     return StagedBatch(
         stream=stream,
-        table=into,
         pages=len(bodies),
         fetched=fetched,
         valid=distinct,
@@ -548,9 +547,8 @@ class StagingArea:
     def stage(
         self, stream: str, pages: Page | Iterable[Page] = (), *, records: Sequence[Mapping[str, Any]] = ()
     ) -> StagedBatch:
-        staged = stage_batch(self._con, stream, pages, records=records, into="main.batch")
-        rows = self._con.sql("SELECT * FROM main.batch").to_arrow_table()
-        return replace(staged, table="_wh_staged", rows=rows)
+        staged = stage_batch(self._con, stream, pages, records=records)
+        return replace(staged, rows=self._con.sql(f"SELECT * FROM {staged.table}").to_arrow_table())
 
     def close(self) -> None:
         self._con.close()
