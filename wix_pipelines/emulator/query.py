@@ -299,13 +299,17 @@ def _plan_all(plans: list[Plan | None]) -> Plan | None:
     superset, the predicate decides)."""
     merged: dict[str, RangePlan] = {}
     others: list[Plan] = []
+
+    def merge(plan: RangePlan) -> None:
+        merged[plan.field] = merged[plan.field].narrowed(plan) if plan.field in merged else plan
+
     for plan in plans:
         if isinstance(plan, RangePlan):
-            merged[plan.field] = merged[plan.field].narrowed(plan) if plan.field in merged else plan
+            merge(plan)
         elif isinstance(plan, AllPlan):
             nested = _plan_all(list(plan.parts))
             if isinstance(nested, RangePlan):
-                merged[nested.field] = merged[nested.field].narrowed(nested) if nested.field in merged else nested
+                merge(nested)
             elif nested is not None:
                 others.extend(nested.parts if isinstance(nested, AllPlan) else (nested,))
         elif plan is not None:
