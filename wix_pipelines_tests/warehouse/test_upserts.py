@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -17,7 +17,7 @@ from wix_pipelines.warehouse import (
 )
 from wix_pipelines.warehouse.upserts import UpsertResult
 
-from .fakes import contact, page, rating, review, review_request
+from .fakes import BASE_TIME, contact, page, rating, review, review_request
 
 
 class _StagedWarehouse(Warehouse):
@@ -70,6 +70,22 @@ def test_changed_record_counts_as_updated_and_bumps_loaded_at(warehouse: Warehou
     )[0]
     assert (first, revision) == ("Renamed", 2)
     assert loaded > loaded_before
+
+
+def test_a_stored_copy_created_before_the_batch_is_still_found(warehouse: Warehouse) -> None:
+    """The pull's apply looks for a batch's ids among rows created since its earliest record; a stored copy with an
+    earlier createdDate (the record's createdDate changed) must still be updated, not inserted a second time."""
+    warehouse.upsert_batch("contacts", page("contacts", [contact(0), contact(1)]))
+    moved = contact(0, created=BASE_TIME + timedelta(days=30))
+    result = warehouse.upsert_batch("contacts", page("contacts", [moved, contact(5)]))
+
+    assert (result.inserted, result.updated, result.unchanged) == (1, 1, 0)
+    assert _rows(warehouse, "SELECT count(*), count(DISTINCT id) FROM contacts") == [(3, 3)]
+    assert _rows(warehouse, "SELECT created_date FROM contacts WHERE id = ?", [moved["id"]]) == [
+        (BASE_TIME + timedelta(days=30),)
+    ]
+    (log_rows,) = _rows(warehouse, "SELECT count(*) FROM _load_log")[0]
+    assert log_rows == 2  # the rolled-back attempt left nothing behind
 
 
 def test_record_dicts_and_raw_bytes_land_identically(warehouse: Warehouse) -> None:
