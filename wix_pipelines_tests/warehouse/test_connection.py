@@ -54,6 +54,18 @@ def test_connection_is_closed_after_the_block(warehouse: Warehouse) -> None:
         con.execute("SELECT 1")
 
 
+def test_tables_are_written_in_row_groups_of_16k_rows(warehouse: Warehouse) -> None:
+    """Small row groups keep a load's checkpoints from merging (rewriting) partly filled ones again and again."""
+    with warehouse.connect() as con:
+        con.execute("CREATE TABLE main.bulk AS SELECT range AS i FROM range(40000)")
+    with warehouse.connect(read_only=True) as con:
+        sizes = con.execute(
+            "SELECT row_group_id, max(count) FROM pragma_storage_info('main.bulk') GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+    assert [size for _, size in sizes] == [16384, 16384, 7232]
+    assert not warehouse.path.with_name(warehouse.path.name + ".wal").exists()  # closing checkpointed
+
+
 def test_lock_held_by_another_process_is_waited_for(warehouse: Warehouse, hold_open: type[Holder]) -> None:
     warehouse.ensure_schema()
     holder = hold_open(warehouse.path, read_only=False)
