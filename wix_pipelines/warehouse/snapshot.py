@@ -17,13 +17,14 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-from .connection import Warehouse
+from .connection import Warehouse, open_connection
 from .schema import current_version
 
 
@@ -57,7 +58,9 @@ def publish_snapshot_from(con: duckdb.DuckDBPyConnection, snapshot_path: str | P
     try:
         con.execute("CHECKPOINT").fetchall()
         shutil.copyfile(source_file, tmp)
-        with duckdb.connect(str(tmp)) as snapshot:
+        # Opened like the warehouse (its row group size): a connection with DuckDB's default size would merge
+        # every table's row groups into bigger ones at its checkpoint (1M contacts: 15 s and 2.8 GB).
+        with closing(open_connection(tmp)) as snapshot:
             snapshot.execute(
                 "CREATE OR REPLACE TABLE main._snapshot AS "
                 "SELECT now() AS published_at, ? AS schema_version, ? AS source_path",

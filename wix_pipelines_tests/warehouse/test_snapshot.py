@@ -40,3 +40,15 @@ def test_publishing_while_an_analyst_holds_the_snapshot_open(
     assert analyst.ask_count() == 3  # the analyst keeps a consistent view of the old file
     with duckdb.connect(str(target), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM contacts").fetchall() == [(10,)]
+
+
+def test_publishing_keeps_the_row_groups_as_written(warehouse: Warehouse, tmp_path: Path) -> None:
+    """The copy is checkpointed with the warehouse's row group size: DuckDB's default would merge every table's
+    row groups into bigger ones there (a full rewrite of the warehouse: 15 s and 2.8 GB for 1M contacts)."""
+    with warehouse.connect() as con:
+        con.execute("CREATE TABLE main.bulk AS SELECT range AS i FROM range(40000)")
+    target = tmp_path / "analytics.duckdb"
+    publish_snapshot(warehouse.path, target)
+    with duckdb.connect(str(target), read_only=True) as con:
+        sizes = con.execute("SELECT max(count) FROM pragma_storage_info('main.bulk') GROUP BY row_group_id").fetchall()
+    assert sorted(size for (size,) in sizes) == [7232, 16384, 16384]
