@@ -243,8 +243,8 @@ class Collection:
     ) -> list[str] | None:
         """A keyset page of a filtered query (`base AND createdDate >= anchor`), ascending by createdDate: the base's
         matches are computed once and cached, each page bisects them. Without this every page ran the predicate over
-        all the base's candidates: an incremental pull of 1M contacts (10k new, 10k updated) paid ~2.5 s for 21
-        pages, 0.2 s when answered from the cache."""
+        all the base's candidates: the 21 pages of an incremental pull of 1M contacts (10k new, 10k updated) took
+        2.48 s, now 0.54 s."""
         if flt.keyset is None or not sort.is_created_only or sort.fields[0][1]:
             return None
         base, (lo, lo_inc, hi, hi_inc) = flt.keyset
