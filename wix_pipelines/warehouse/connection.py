@@ -8,6 +8,7 @@ anything that slips past it (a CLI run, a second code location).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -83,12 +84,17 @@ def open_connection(
 
 
 def _attach(path: str | Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """An in-memory connection with the warehouse file attached (with our row group size) and in use."""
-    con = duckdb.connect()
+    """A connection to an in-memory instance with the warehouse file attached (with our row group size) and in use.
+
+    The instance is named after the file, so DuckDB shares it between the connections this process holds at once,
+    as it does for a file opened directly: a second connection reuses the attached file instead of failing on
+    DuckDB's one-handle-per-file rule. The last one closed detaches the file (which checkpoints it)."""
+    digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
+    con = duckdb.connect(f":memory:wix-warehouse-{'ro' if read_only else 'rw'}-{digest}")
     try:
         literal = "'" + str(path).replace("'", "''") + "'"
         mode = ", READ_ONLY" if read_only else ""
-        con.execute(f"ATTACH {literal} AS {_CATALOG} (ROW_GROUP_SIZE {_ROW_GROUP_SIZE}{mode})")
+        con.execute(f"ATTACH IF NOT EXISTS {literal} AS {_CATALOG} (ROW_GROUP_SIZE {_ROW_GROUP_SIZE}{mode})")
         con.execute(f"USE {_CATALOG}")
     except BaseException:
         con.close()

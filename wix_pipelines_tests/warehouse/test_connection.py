@@ -66,6 +66,16 @@ def test_tables_are_written_in_row_groups_of_16k_rows(warehouse: Warehouse) -> N
     assert not warehouse.path.with_name(warehouse.path.name + ".wal").exists()  # closing checkpointed
 
 
+def test_a_connection_opened_while_another_is_held_shares_the_file(warehouse: Warehouse) -> None:
+    with warehouse.connect() as outer:
+        outer.execute("CREATE TABLE main.shared AS SELECT 1 AS i")
+        with warehouse.connect() as inner:
+            assert inner.execute("SELECT count(*) FROM main.shared").fetchall() == [(1,)]
+        assert outer.execute("SELECT count(*) FROM main.shared").fetchall() == [(1,)]
+    with warehouse.connect(read_only=True) as later:
+        assert later.execute("SELECT count(*) FROM main.shared").fetchall() == [(1,)]
+
+
 def test_lock_held_by_another_process_is_waited_for(warehouse: Warehouse, hold_open: type[Holder]) -> None:
     warehouse.ensure_schema()
     holder = hold_open(warehouse.path, read_only=False)
