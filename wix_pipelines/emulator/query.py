@@ -366,8 +366,9 @@ def _keyset_split(
     parts = raw.get("$and") if list(raw) == ["$and"] else None
     if not isinstance(parts, list):
         return None
-    ranges = [part for part in parts if isinstance(part, dict) and list(part) == ["createdDate"]]
-    rest = [part for part in parts if not (isinstance(part, dict) and list(part) == ["createdDate"])]
+    on_created = [isinstance(part, dict) and list(part) == ["createdDate"] for part in parts]
+    ranges = [part for part, created in zip(parts, on_created, strict=True) if created]
+    rest = [part for part, created in zip(parts, on_created, strict=True) if not created]
     if not ranges or not rest:
         return None
     bound = compile_filter(spec, {"$and": ranges}).created_range
