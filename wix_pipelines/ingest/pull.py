@@ -278,8 +278,8 @@ def pull_stream(
         with _staged_batches(stream_name, stream.pages(client, window), options) as batches:
             for batch, end_of_pass, staged in batches:
                 if live_ids is not None:
-                    # One statement per batch, not per page: a cursor stream has 50 pages of 100 in a batch.
-                    live_ids.add([record_id for page in batch for record_id in page.ids()])
+                    # Every record's id as staging read it (malformed records count as listed too), as Arrow.
+                    live_ids.add(staged.record_ids)
                 # The pass is complete when the pages ran dry: only then may `updated_since` move to its start.
                 details = {"updated_since": pass_started.isoformat() if end_of_pass else pending_updated_since}
                 result = apply_staged(

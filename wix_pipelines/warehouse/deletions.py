@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+import pyarrow as pa
 
 from .errors import ReconciliationAbortedError
 from .tables import table_spec
@@ -92,11 +93,18 @@ class IdReconciler:
         self._tmp = f"_wh_live_{self._spec.table}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {self._tmp} (id VARCHAR)")
 
-    def add(self, batch: Sequence[str] | bytes | bytearray | memoryview) -> None:
-        """Add live ids: a list of ids, or a raw response body (bytes) whose record ids SQL extracts."""
+    def add(self, batch: Sequence[str] | bytes | bytearray | memoryview | pa.Array | pa.ChunkedArray) -> None:
+        """Add live ids: a list of ids, an Arrow array of them (NULLs skipped: a staged batch's `record_id`), or a
+        raw response body (bytes) whose record ids SQL extracts."""
         if isinstance(batch, str):
             raise TypeError("IdReconciler.add takes a list of ids or a page body as bytes, not one str")
-        if isinstance(batch, bytes | bytearray | memoryview):
+        if isinstance(batch, pa.Array | pa.ChunkedArray):
+            self._con.register("_wh_live_batch", pa.Table.from_arrays([batch], names=["id"]))
+            try:
+                self._con.execute(f"INSERT INTO {self._tmp} SELECT id FROM _wh_live_batch WHERE id IS NOT NULL")
+            finally:
+                self._con.unregister("_wh_live_batch")
+        elif isinstance(batch, bytes | bytearray | memoryview):
             self._con.execute(
                 f"INSERT INTO {self._tmp} SELECT unnest(json_extract_string(?, ?))",
                 [page_text(batch), f"$.{self._spec.page_key}[*].id"],

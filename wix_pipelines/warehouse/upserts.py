@@ -319,6 +319,13 @@ class StagedBatch:
     rows: pa.Table | None = None
 
     @property
+    def record_ids(self) -> pa.ChunkedArray:
+        """Every staged record's id, malformed records' too (NULL where one has none), as Arrow."""
+        if self.rows is None:
+            raise ValueError("the batch was staged on the applying connection: read `_wh_typed` there")
+        return self.rows.column("record_id")
+
+    @property
     def table(self) -> str:
         """Where `_apply` reads the typed rows (valid ones have reasons = '')."""
         return "_wh_typed" if self.rows is None else "_wh_staged"
