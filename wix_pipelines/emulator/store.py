@@ -264,7 +264,7 @@ class Collection:
                 if hi_inc
                 else bisect.bisect_left(ids, (hi,), key=order)
             )
-        return list(ids[start : max(start, end)])
+        return ids[start : max(start, end)]  # a list, from a list or an _IndexSlice
 
     def _compute(
         self, spec: QuerySpec, flt: CompiledFilter, sort: SortSpec, extra: Callable[[Record], bool] | None

@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -428,21 +429,18 @@ def apply_staged(
     applied again against the whole table. Either way nothing is duplicated."""
     if staged.rows is not None:
         con.register(staged.table, staged.rows)
-    kwargs: dict[str, Any] = {
-        "watermark": watermark,
-        "watermark_details": watermark_details,
-        "run_id": run_id,
-        "strict": strict,
-    }
+    apply = partial(
+        _apply, con, staged, watermark=watermark, watermark_details=watermark_details, run_id=run_id, strict=strict
+    )
     try:
         if staged.min_created_date is not None:
             try:
                 with transaction(con):
-                    return _apply(con, staged, look_from=staged.min_created_date, **kwargs)
+                    return apply(look_from=staged.min_created_date)
             except duckdb.ConstraintException:
                 pass
         with transaction(con):
-            return _apply(con, staged, **kwargs)
+            return apply()
     finally:
         if staged.rows is not None:
             con.unregister(staged.table)
