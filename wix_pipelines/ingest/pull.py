@@ -39,11 +39,11 @@ import duckdb
 from wix_pipelines.warehouse import (
     ADVANCE_TO_MAX_CREATED,
     IdReconciler,
+    RowGroupWriter,
     StagedBatch,
     StagingArea,
     Warehouse,
     Watermark,
-    apply_staged,
     get_watermark,
 )
 from wix_pipelines.warehouse.upserts import UpsertResult
@@ -62,8 +62,9 @@ class PullOptions:
     lookback: timedelta = timedelta(hours=1)  # createdDate: late records (imports, search-index lag)
     # updatedDate, from the start of the last complete pass: clock skew and the delay before an update is queryable.
     updated_lookback: timedelta = timedelta(seconds=5)
-    # Records per transaction. Each upsert costs a fixed ~0.15 s (planning the shaping SQL, the commit), so a
-    # batch is counted in records, not pages: 5 contact pages, or 50 cursor pages of 100.
+    # Records shaped at a time. Each batch costs a fixed ~0.1 s (planning the shaping SQL), so a batch is counted
+    # in records, not pages: 5 contact pages, or 50 cursor pages of 100. Commits hold whole row groups of
+    # 16,384 valid rows, a batch split where one fills up (`RowGroupWriter`), and the end of the pass.
     records_per_batch: int = 5000
     prefetch_pages: int = 3  # pages fetched ahead of the DuckDB work
     # Batches shaped (by a thread of their own) ahead of the one being committed; 0 shapes on the caller's thread.
@@ -100,13 +101,14 @@ class PullReport:
     seconds: float = 0.0
     window: dict[str, str | None] = field(default_factory=dict)
 
-    def add(self, result: UpsertResult, pages: int) -> None:
-        """Count one committed batch of `pages` API pages."""
-        self.batches += 1
+    def add(self, committed: list[UpsertResult], pages: int) -> None:
+        """Count `pages` API pages read and the batch parts committed since the last call."""
         self.pages += pages
-        for name in ("fetched", "inserted", "updated", "unchanged", "duplicates", "rejected"):
-            setattr(self, name, getattr(self, name) + getattr(result, name))
-        self.watermark_after = result.watermark_after
+        for result in committed:
+            self.batches += 1
+            for name in ("fetched", "inserted", "updated", "unchanged", "duplicates", "rejected"):
+                setattr(self, name, getattr(self, name) + getattr(result, name))
+            self.watermark_after = result.watermark_after
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,15 +195,16 @@ def _batches(pages: Iterator[Page], records: int) -> Iterator[tuple[list[Page], 
 @contextmanager
 def _staged_batches(
     stream_name: str, pages: Iterable[Page], options: PullOptions
-) -> Iterator[Iterator[tuple[list[Page], bool, StagedBatch]]]:
+) -> Iterator[Iterator[tuple[int, bool, StagedBatch]]]:
     """Batches of `pages`, each already shaped by a thread that runs ahead of the caller, who applies and commits
     them (`apply_staged`). Three threads in all: HTTP, shaping, applying; the last two spend their time in DuckDB,
     which releases the GIL. Measured on 2 cores: a second shaping thread, or more batches shaped ahead, gained
     nothing (the three threads already keep both cores busy) and cost ~10 MB of memory per batch in flight."""
     stage = StagingArea()
     page_feed = prefetch(pages, options.prefetch_pages)
+    # The page count only: a batch's bodies are freed once staged, not kept until it is committed.
     shaped = (
-        (batch, end, stage.stage(stream_name, [page.raw for page in batch]))
+        (len(batch), end, stage.stage(stream_name, [page.raw for page in batch]))
         for batch, end in _batches(page_feed, options.records_per_batch)
     )
     staged = prefetch(shaped, options.staged_batches_ahead) if options.staged_batches_ahead else shaped
@@ -273,20 +276,19 @@ def pull_stream(
         live_ids = IdReconciler(con, stream_name) if mode in ("full", "reconcile") else None
 
         say(f"{stream_name}: {mode} pull, window {report.window}")
+        # Every record's id as staging read it (malformed records count as listed too), in the transaction
+        # that writes the record.
+        on_apply = (lambda part: live_ids.add(part.record_ids)) if live_ids is not None else None
+        writer = RowGroupWriter(con, watermark=ADVANCE_TO_MAX_CREATED, run_id=run_id, on_apply=on_apply)
         # The response bodies as received: DuckDB parses them (no re-serialising in Python). A keyset page's body
         # may repeat a record of the previous page; staging keeps one copy.
-        with _staged_batches(stream_name, stream.pages(client, window), options) as batches:
-            for batch, end_of_pass, staged in batches:
-                if live_ids is not None:
-                    # Every record's id as staging read it (malformed records count as listed too), as Arrow.
-                    live_ids.add(staged.record_ids)
+        with _staged_batches(stream_name, stream.pages(client, window), options) as batches, writer:
+            for pages, end_of_pass, staged in batches:
                 # The pass is complete when the pages ran dry: only then may `updated_since` move to its start.
                 details = {"updated_since": pass_started.isoformat() if end_of_pass else pending_updated_since}
-                result = apply_staged(
-                    con, staged, watermark=ADVANCE_TO_MAX_CREATED, watermark_details=details, run_id=run_id
-                )
-                report.add(result, len(batch))
-                if report.pages and report.pages % options.progress_every_pages < len(batch):
+                committed = writer.write(staged, watermark_details=details, last=end_of_pass)
+                report.add(committed, pages)
+                if report.pages and report.pages % options.progress_every_pages < pages:
                     say(
                         f"{stream_name}: {report.fetched:,} records, {report.pages} pages, "
                         f"up to {report.watermark_after}"
@@ -323,10 +325,10 @@ def pull_range(
     requests_before = client.stats.requests
     with _heap_frozen(), warehouse.connect() as con:
         _tune(con, options)
-        with _staged_batches(stream_name, stream.pages(client, window), options) as batches:
-            for batch, _, staged in batches:
-                if batch:
-                    report.add(apply_staged(con, staged, run_id=run_id), len(batch))
+        writer = RowGroupWriter(con, run_id=run_id)
+        with _staged_batches(stream_name, stream.pages(client, window), options) as batches, writer:
+            for pages, end_of_pass, staged in batches:
+                report.add(writer.write(staged, last=end_of_pass), pages)
     # The upsert reports the stream's watermark, which a range pull neither reads nor moves.
     report.watermark_before = report.watermark_after = None
     return _finish(report, client, requests_before, started_clock, say)

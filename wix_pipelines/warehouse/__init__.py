@@ -17,7 +17,7 @@ from .errors import (
 from .schema import SCHEMA_VERSION, ensure_schema
 from .snapshot import SnapshotResult, publish_snapshot, publish_snapshot_from
 from .tables import STREAMS, TABLES, describe_tables, table_spec
-from .upserts import StagedBatch, StagingArea, UpsertResult, apply_staged, upsert_batch
+from .upserts import RowGroupWriter, StagedBatch, StagingArea, UpsertResult, apply_staged, upsert_batch
 from .watermarks import ADVANCE_TO_MAX_CREATED, Watermark, get_watermark, max_created_date, set_watermark
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "ReconcileResult",
     "ReconciliationAbortedError",
     "RejectedRecord",
+    "RowGroupWriter",
     "SchemaVersionError",
     "SnapshotResult",
     "StagedBatch",

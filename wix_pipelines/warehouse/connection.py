@@ -21,7 +21,7 @@ import duckdb
 from . import deletions, upserts, watermarks
 from .errors import WarehouseLockedError
 from .schema import SCHEMA_VERSION, ensure_schema
-from .tables import STREAMS, table_spec
+from .tables import ROW_GROUP_SIZE, STREAMS, table_spec
 
 _LOCK_MESSAGES = ("could not set lock on file", "conflicting lock is held")
 
@@ -30,12 +30,6 @@ _LOCK_MESSAGES = ("could not set lock on file", "conflicting lock is held")
 # durable as the main file, and the connection's close (or the snapshot) checkpoints once at the end.
 _CHECKPOINT_THRESHOLD = "1GB"
 
-# Row groups of 16,384 rows instead of DuckDB's 122,880. A pull commits batch by batch and checkpoints every
-# ~75k contacts; each checkpoint left a partly filled row group behind, and later checkpoints merged those again,
-# rewriting their rows: a 1M-contact load spent ~40 of its 85 s in such merges. With small row groups a
-# checkpoint writes nearly only full ones and a merge moves a few thousand rows (1M contacts: 85 -> 49 s; the
-# file is ~6 % larger). DuckDB takes the size per ATTACH, not per file, so every connection attaches the file.
-_ROW_GROUP_SIZE = 16_384
 _CATALOG = "warehouse"
 
 
@@ -94,7 +88,7 @@ def _attach(path: str | Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
         literal = "'" + str(path).replace("'", "''") + "'"
         mode = ", READ_ONLY" if read_only else ""
-        con.execute(f"ATTACH IF NOT EXISTS {literal} AS {_CATALOG} (ROW_GROUP_SIZE {_ROW_GROUP_SIZE}{mode})")
+        con.execute(f"ATTACH IF NOT EXISTS {literal} AS {_CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_SIZE}{mode})")
         con.execute(f"USE {_CATALOG}")
     except BaseException:
         con.close()

@@ -27,7 +27,8 @@ from __future__ import annotations
 import shutil
 import struct
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -38,7 +39,7 @@ import orjson
 import pyarrow as pa
 
 from .errors import MalformedPageError, MalformedRecordsError, RejectedRecord
-from .tables import Column, Kind, TableSpec, table_spec
+from .tables import ROW_GROUP_SIZE, Column, Kind, TableSpec, table_spec
 from .transaction import transaction
 from .watermarks import (
     ADVANCE_TO_MAX_CREATED,
@@ -304,6 +305,9 @@ def _land_and_shape(con: duckdb.DuckDBPyConnection, spec: TableSpec, bodies: lis
 # --- the batch --------------------------------------------------------------------------------------------
 
 
+_STAGED_VIEW = "_wh_staged"  # a StagingArea's rows, registered on the applying connection
+
+
 @dataclass(frozen=True)
 class StagedBatch:
     """A batch shaped into typed rows (`table`), not yet applied: see `stage_batch` and `apply_staged`."""
@@ -329,7 +333,7 @@ class StagedBatch:
     @property
     def table(self) -> str:
         """Where `_apply` reads the typed rows (valid ones have reasons = '')."""
-        return "_wh_typed" if self.rows is None else "_wh_staged"
+        return "_wh_typed" if self.rows is None else _STAGED_VIEW
 
 
 def _batch_bodies(spec: TableSpec, pages: Page | Iterable[Page], records: Sequence[Mapping[str, Any]]) -> list[bytes]:
@@ -579,8 +583,205 @@ class StagingArea:
         self, stream: str, pages: Page | Iterable[Page] = (), *, records: Sequence[Mapping[str, Any]] = ()
     ) -> StagedBatch:
         staged = stage_batch(self._con, stream, pages, records=records)
-        return replace(staged, rows=self._con.sql(f"SELECT * FROM {staged.table}").to_arrow_table())
+        # Valid rows first, in the order of the pages (`RowGroupWriter` splits a batch after its first n valid
+        # rows). The table is in that order already unless a record was rejected: only then pay for a sort.
+        order = " ORDER BY reasons <> '', page_index, position" if staged.rejected else ""
+        return replace(staged, rows=self._con.sql(f"SELECT * FROM {staged.table}{order}").to_arrow_table())
 
     def close(self) -> None:
         self._con.close()
         shutil.rmtree(self._spill_dir, ignore_errors=True)
+
+
+def _split(con: duckdb.DuckDBPyConnection, staged: StagedBatch, rows: int) -> tuple[StagedBatch, StagedBatch]:
+    """The first `rows` valid rows of a batch a `StagingArea` shaped (valid rows first, in page order), and the
+    rest. The head's `max_created_date` (its watermark) is capped at the rest's earliest createdDate, so a head
+    committed without the rest cannot move the watermark past a record still to be written, whatever the order."""
+    if staged.rows is None or not 0 < rows < staged.valid:
+        raise ValueError(f"cannot split {rows} of {staged.valid} valid rows off a batch not staged as Arrow")
+    head_rows, tail_rows = staged.rows.slice(0, rows), staged.rows.slice(rows)
+    bounds = []
+    for part in (head_rows, tail_rows):
+        con.register("_wh_split", part)
+        try:
+            bounds.append(
+                con.execute("SELECT min(created_date), max(created_date) FROM _wh_split WHERE reasons = ''").fetchall()[
+                    0
+                ]
+            )
+        finally:
+            con.unregister("_wh_split")
+    (head_min, head_max), (tail_min, tail_max) = bounds
+    if head_max is not None and tail_min is not None:
+        head_max = min(head_max, tail_min)
+    head = replace(
+        staged,
+        rows=head_rows,
+        fetched=rows,
+        valid=rows,
+        duplicates=0,
+        rejected=0,
+        min_created_date=head_min,
+        max_created_date=head_max,
+    )
+    tail = replace(
+        staged,
+        rows=tail_rows,
+        pages=0,
+        fetched=staged.fetched - rows,
+        valid=staged.valid - rows,
+        min_created_date=tail_min,
+        max_created_date=tail_max,
+    )
+    return head, tail
+
+
+class RowGroupWriter:
+    """Applies a pull's staged batches (`StagingArea`) in transactions of whole row groups: each commit holds
+    `ROW_GROUP_SIZE` valid rows (a batch is split where one fills up; its rest opens the next transaction), and
+    `write(..., last=True)` commits what is left.
+
+    Why whole row groups: a transaction that appends at least a row group's rows is written by DuckDB straight
+    into the file as compressed row groups, its rows kept out of the WAL and out of memory, where rows committed
+    through the WAL stay (uncompressed) until the next checkpoint. Applying 100k staged contacts measured 2.36 s
+    and 149 MB of DuckDB memory at its top in transactions of 5,000 rows, 1.74 s and 27 MB in such transactions.
+    Exactly whole: a transaction of, say, 20,000 rows would end in a partly filled row group, and the next one's
+    row groups would follow it; DuckDB's checkpoints merge such groups again, rewriting their rows.
+
+    A transaction that appends fewer rows (an incremental pull, or a re-read where most rows are unchanged) goes
+    through the WAL as before, so nothing changes for small runs. Each part is applied as `apply_staged` does:
+    classified against rows created since its earliest record, and on a primary-key conflict (a stored copy with
+    another createdDate) the open transaction is rolled back and its parts applied again against the whole table.
+    `on_apply(part)` runs inside the transaction before each part (the pull collects live ids there), so it is
+    repeated with the part. Use as a context manager: an error from outside (a failed page fetch) commits what was
+    applied, since every applied part is whole and moved the watermark only past its own rows; an error inside
+    the writer has rolled its transaction back.
+    """
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        watermark: WatermarkValue | _AdvanceToMaxCreated | None = None,
+        run_id: str | None = None,
+        on_apply: Callable[[StagedBatch], None] | None = None,
+        rows_per_commit: int = ROW_GROUP_SIZE,
+    ) -> None:
+        self._con = con
+        self._watermark = watermark
+        self._run_id = run_id
+        self._on_apply = on_apply
+        self._rows_per_commit = rows_per_commit
+        self._open = False
+        self._parts: list[tuple[StagedBatch, Mapping[str, Any] | None]] = []  # applied in the open transaction
+        self._results: list[UpsertResult] = []  # theirs
+        self._valid = 0  # valid rows of the open transaction's parts
+        self._written = 0  # of those, rows written (new or changed)
+        # A transaction that writes few of its rows (a re-read of unchanged records) commits at this many anyway.
+        self._max_valid = 2 * rows_per_commit
+        self.commits = 0
+
+    def __enter__(self) -> RowGroupWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is None or issubclass(exc_type, Exception):
+            self._commit()
+        else:
+            self._rollback()
+
+    def write(
+        self, staged: StagedBatch, *, watermark_details: Mapping[str, Any] | None = None, last: bool = False
+    ) -> list[UpsertResult]:
+        """Apply `staged`, committing whenever the open transaction holds `rows_per_commit` valid rows (and at
+        the end when `last`). Returns the results of the parts committed by this call, oldest first."""
+        committed: list[UpsertResult] = []
+        part: StagedBatch | None = staged
+        while part is not None:
+            # Unchanged rows are not written (a keyset page repeats the last record of the one before), so a part
+            # is cut where its rows could at most complete the row group; the rest follows once counted.
+            room = min(self._rows_per_commit - self._written, self._max_valid - self._valid)
+            head, part = (part, None) if part.valid <= room else _split(self._con, part, room)
+            self._apply(head, watermark_details)
+            if self._written >= self._rows_per_commit or self._valid >= self._max_valid:
+                committed += self._commit()
+        if last:
+            committed += self._commit()
+        return committed
+
+    def _apply(self, part: StagedBatch, details: Mapping[str, Any] | None) -> None:
+        if not self._open:
+            self._con.execute("BEGIN TRANSACTION")
+            self._open = True
+        self._parts.append((part, details))
+        try:
+            self._results.append(self._apply_part(part, details, look_from=part.min_created_date))
+        except duckdb.ConstraintException:
+            self._replay_against_whole_table()
+        except BaseException:
+            self._rollback()
+            raise
+        self._valid += part.valid
+        self._written = sum(result.inserted + result.updated for result in self._results)  # a replay may recount
+
+    def _apply_part(
+        self, part: StagedBatch, details: Mapping[str, Any] | None, *, look_from: datetime | None
+    ) -> UpsertResult:
+        if part.rows is not None:
+            self._con.register(part.table, part.rows)
+        if self._on_apply is not None:
+            self._on_apply(part)
+        result = _apply(
+            self._con,
+            part,
+            watermark=self._watermark,
+            watermark_details=details,
+            run_id=self._run_id,
+            strict=False,
+            look_from=look_from,
+        )
+        # Not in a `finally`: an aborted transaction refuses it (the rollback does it then).
+        self._unregister()
+        return result
+
+    def _unregister(self) -> None:
+        with suppress(duckdb.Error):
+            self._con.unregister(_STAGED_VIEW)
+
+    def _replay_against_whole_table(self) -> None:
+        """After a primary-key conflict (the transaction is aborted): everything again, classified against every
+        stored row. A conflict now is real and raised."""
+        with suppress(duckdb.Error):  # a failed COMMIT has ended the transaction already
+            self._con.execute("ROLLBACK")
+        self._unregister()
+        self._con.execute("BEGIN TRANSACTION")
+        try:
+            self._results = [self._apply_part(part, details, look_from=None) for part, details in self._parts]
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _commit(self) -> list[UpsertResult]:
+        if not self._open:
+            return []
+        try:
+            try:
+                self._con.execute("COMMIT")
+            except duckdb.ConstraintException:
+                self._replay_against_whole_table()
+                self._con.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        committed, self._results, self._parts, self._open = self._results, [], [], False
+        self._valid = self._written = 0
+        self.commits += 1
+        return committed
+
+    def _rollback(self) -> None:
+        if self._open:
+            self._open = False
+            self._parts, self._results, self._valid, self._written = [], [], 0, 0
+            with suppress(duckdb.Error):  # a failed COMMIT has ended the transaction already
+                self._con.execute("ROLLBACK")
+            self._unregister()

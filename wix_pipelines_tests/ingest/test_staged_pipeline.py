@@ -41,8 +41,8 @@ def test_batches_are_applied_in_order_and_each_record_lands_once(tmp_path: Path,
     applied = []
     with warehouse.connect() as con, _staged_batches("contacts", _keyset_pages(12, 300), options) as batches:
         _tune(con, options)
-        for batch, end_of_pass, staged in batches:
-            applied.append((len(batch), end_of_pass, apply_staged(con, staged, run_id="t")))
+        for pages, end_of_pass, staged in batches:
+            applied.append((pages, end_of_pass, apply_staged(con, staged, run_id="t")))
     # The first batch is a fifth of a batch (one page here), then four pages of 300 (one record repeated per page).
     assert [n for n, _, _ in applied] == [1, 4, 4, 3]
     assert [end for _, end, _ in applied] == [False, False, False, True]
