@@ -77,7 +77,9 @@ def instrument() -> None:
 
     transport.Transport.request = timed("http request (prefetch thread)", transport.Transport.request)  # type: ignore[method-assign]
     upserts.StagingArea.stage = timed("stage: shape a batch (DuckDB, shaping thread)", upserts.StagingArea.stage)  # type: ignore[method-assign]
-    pull.apply_staged = timed("apply + commit a batch (DuckDB, main thread)", pull.apply_staged)  # type: ignore[attr-defined]
+    upserts.RowGroupWriter.write = timed(  # type: ignore[method-assign]
+        "apply a batch, commit each whole row group (DuckDB, main thread)", upserts.RowGroupWriter.write
+    )
     original_prefetch = pull.prefetch
 
     def prefetch(items: Any, depth: int) -> Iterator[Any]:
