@@ -13,6 +13,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+# Row groups of 16,384 rows instead of DuckDB's 122,880. A pull used to commit batch by batch and checkpoint
+# every ~75k contacts; each checkpoint left a partly filled row group behind, and later checkpoints merged those again,
+# rewriting their rows: a 1M-contact load spent ~40 of its 85 s in such merges. With small row groups a
+# checkpoint writes nearly only full ones and a merge moves a few thousand rows (1M contacts: 85 -> 49 s; the
+# file is ~6 % larger). DuckDB takes the size per ATTACH, not per file, so every connection attaches the file with it
+# (`connection.py`), and a pull commits whole row groups at a time (`upserts.RowGroupWriter`).
+ROW_GROUP_SIZE = 16_384
+
 
 class Kind(StrEnum):
     """How a column's value is obtained from the record."""
@@ -65,13 +73,6 @@ def _c(name: str, sql_type: str, kind: Kind, doc: str, *paths: str, **kw: str) -
 
 
 S, C = Kind.STRING, Kind.CAST
-# Row groups of 16,384 rows instead of DuckDB's 122,880. A pull commits batch by batch and checkpoints every
-# ~75k contacts; each checkpoint left a partly filled row group behind, and later checkpoints merged those again,
-# rewriting their rows: a 1M-contact load spent ~40 of its 85 s in such merges. With small row groups a
-# checkpoint writes nearly only full ones and a merge moves a few thousand rows (1M contacts: 85 -> 49 s; the
-# file is ~6 % larger). DuckDB takes the size per ATTACH, not per file, so every connection attaches the file with it
-# (`connection.py`), and a pull commits whole row groups at a time (`upserts.RowGroupWriter`).
-ROW_GROUP_SIZE = 16_384
 
 TS = "TIMESTAMPTZ"
 

@@ -637,8 +637,9 @@ def _split(con: duckdb.DuckDBPyConnection, staged: StagedBatch, rows: int) -> tu
 
 
 class RowGroupWriter:
-    """Applies a pull's staged batches (`StagingArea`) in transactions of whole row groups: each commit holds
-    `ROW_GROUP_SIZE` valid rows (a batch is split where one fills up; its rest opens the next transaction), and
+    """Applies a pull's staged batches (`StagingArea`) in transactions of whole row groups: a transaction commits
+    once it has written `ROW_GROUP_SIZE` rows (new or changed; a batch is split where they fill up, its rest opens
+    the next transaction), or read twice that many valid rows (a re-read of mostly unchanged records), and
     `write(..., last=True)` commits what is left.
 
     Why whole row groups: a transaction that appends at least a row group's rows is written by DuckDB straight
@@ -654,8 +655,8 @@ class RowGroupWriter:
     another createdDate) the open transaction is rolled back and its parts applied again against the whole table.
     `on_apply(part)` runs inside the transaction before each part (the pull collects live ids there), so it is
     repeated with the part. Use as a context manager: an error from outside (a failed page fetch) commits what was
-    applied, since every applied part is whole and moved the watermark only past its own rows; an error inside
-    the writer has rolled its transaction back.
+    applied, since every applied part moved the watermark only past its own rows; an error inside `write` rolls
+    the open transaction back (its parts are read again by the next run, from the committed watermark).
     """
 
     def __init__(
@@ -697,19 +698,24 @@ class RowGroupWriter:
         the end when `last`). Returns the results of the parts committed by this call, oldest first."""
         committed: list[UpsertResult] = []
         part: StagedBatch | None = staged
-        while part is not None:
-            # Unchanged rows are not written (a keyset page repeats the last record of the one before), so a part
-            # is cut where its rows could at most complete the row group; the rest follows once counted.
-            room = min(self._rows_per_commit - self._written, self._max_valid - self._valid)
-            head, part = (part, None) if part.valid <= room else _split(self._con, part, room)
-            self._apply(head, watermark_details)
-            if self._written >= self._rows_per_commit or self._valid >= self._max_valid:
+        try:
+            while part is not None:
+                # Unchanged rows are not written (a keyset page repeats the last record of the one before), so a
+                # part is cut where its rows could at most complete the row group; the rest follows once counted.
+                room = min(self._rows_per_commit - self._written, self._max_valid - self._valid)
+                head, part = (part, None) if part.valid <= room else _split(self._con, part, room)
+                self._apply(head, watermark_details)
+                if self._written >= self._rows_per_commit or self._valid >= self._max_valid:
+                    committed += self._commit()
+            if last:
                 committed += self._commit()
-        if last:
-            committed += self._commit()
+        except BaseException:
+            self._rollback()
+            raise
         return committed
 
     def _apply(self, part: StagedBatch, details: Mapping[str, Any] | None) -> None:
+        """Apply one part in the open transaction (opened here); the caller rolls back on an error."""
         if not self._open:
             self._con.execute("BEGIN TRANSACTION")
             self._open = True
@@ -718,9 +724,6 @@ class RowGroupWriter:
             self._results.append(self._apply_part(part, details, look_from=part.min_created_date))
         except duckdb.ConstraintException:
             self._replay_against_whole_table()
-        except BaseException:
-            self._rollback()
-            raise
         self._valid += part.valid
         self._written = sum(result.inserted + result.updated for result in self._results)  # a replay may recount
 
@@ -755,11 +758,7 @@ class RowGroupWriter:
             self._con.execute("ROLLBACK")
         self._unregister()
         self._con.execute("BEGIN TRANSACTION")
-        try:
-            self._results = [self._apply_part(part, details, look_from=None) for part, details in self._parts]
-        except BaseException:
-            self._rollback()
-            raise
+        self._results = [self._apply_part(part, details, look_from=None) for part, details in self._parts]
 
     def _commit(self) -> list[UpsertResult]:
         if not self._open:

@@ -37,7 +37,10 @@ class PullConfig(dg.Config):
         ),
     )
     records_per_batch: int = Field(
-        default=5000, description="Records committed per transaction (with the watermark they cover)."
+        default=5000,
+        description=(
+            "Records shaped at a time; a commit holds a whole row group (16,384 new rows) and the watermark it covers."
+        ),
     )
     reconcile: bool = Field(
         default=False,
