@@ -62,10 +62,10 @@ class PullOptions:
     lookback: timedelta = timedelta(hours=1)  # createdDate: late records (imports, search-index lag)
     # updatedDate, from the start of the last complete pass: clock skew and the delay before an update is queryable.
     updated_lookback: timedelta = timedelta(seconds=5)
-    # Records shaped at a time. Each batch costs a fixed ~0.1 s (planning the shaping SQL), so a batch is counted
-    # in records, not pages: 5 contact pages, or 50 cursor pages of 100. Commits hold whole row groups of
-    # 16,384 valid rows, a batch split where one fills up (`RowGroupWriter`), and the end of the pass.
-    records_per_batch: int = 5000
+    # Records shaped at a time: 10 contact pages, or 100 cursor pages of 100. A batch costs a fixed ~25 ms of
+    # planning its shaping SQL; 10,000 against 5,000 measured -5 % time for +15 MB of peak memory (100k contacts).
+    # Commits are apart from batches: a row group of written rows each (`RowGroupWriter`), and the end of the pass.
+    records_per_batch: int = 10_000
     prefetch_pages: int = 3  # pages fetched ahead of the DuckDB work
     # Batches shaped (by a thread of their own) ahead of the one being committed; 0 shapes on the caller's thread.
     staged_batches_ahead: int = 1

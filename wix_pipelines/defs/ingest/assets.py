@@ -37,7 +37,7 @@ class PullConfig(dg.Config):
         ),
     )
     records_per_batch: int = Field(
-        default=5000,
+        default=10_000,
         description=(
             "Records shaped at a time; a commit holds a whole row group (16,384 new rows) and the watermark it covers."
         ),
