@@ -24,6 +24,7 @@ counted (`rejected`) and visible in `_rejected_records` for an operator to act o
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import struct
 import tempfile
@@ -31,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import duckdb
@@ -569,42 +570,56 @@ def _handle_rejects(
     ).fetchall()
 
 
-class StagingArea:
-    """Shapes batches on a DuckDB instance of its own (in memory, one thread) and hands the typed rows over as
-    Arrow, so a pull shapes batch N+1 on one thread while batch N is applied and committed on another: DuckDB
-    releases the GIL, and the two halves of a batch cost about the same.
+_STAGING_MEMORY_LIMIT = "128MB"
 
-    Its own instance, not a cursor of the warehouse's: a transaction open on the warehouse's instance (a cursor's
+
+@cache
+def _staging_instance() -> duckdb.DuckDBPyConnection:
+    """The process's staging DuckDB (in memory, one thread), made once: each `StagingArea` is a cursor of it, whose
+    temp tables are its own. Opening an instance per pull cost ~25 ms, a fixed cost every incremental pays per
+    stream. An in-memory instance would spill (a batch far larger than usual) into `.tmp` under the working
+    directory, so it gets a temp directory of its own, removed at exit."""
+    spill_dir = tempfile.mkdtemp(prefix="wix-staging-")
+    atexit.register(shutil.rmtree, spill_dir, ignore_errors=True)
+    return duckdb.connect(
+        ":memory:", config={"threads": 1, "memory_limit": _STAGING_MEMORY_LIMIT, "temp_directory": spill_dir}
+    )
+
+
+@cache
+def _parsed_shape_statement(stream: str) -> duckdb.Statement:
+    return shape_statement(_staging_instance().cursor(), stream)
+
+
+class StagingArea:
+    """Shapes batches on a DuckDB instance apart from the warehouse's (in memory, one thread, one per process) and
+    hands the typed rows over as Arrow, so a pull shapes batch N+1 on one thread while batch N is applied and
+    committed on another: DuckDB releases the GIL, and the two halves of a batch cost about the same.
+
+    Another instance, not a cursor of the warehouse's: a transaction open on the warehouse's instance (a cursor's
     statement) makes DuckDB skip the automatic checkpoint at commit, and the uncheckpointed rows then pile up
     in memory for the whole load.
     """
 
-    def __init__(self, memory_limit: str = "128MB") -> None:
-        # An in-memory instance would spill (a batch far larger than usual) into `.tmp` under the working directory.
-        self._spill_dir = tempfile.mkdtemp(prefix="wix-staging-")
-        self._con = duckdb.connect(
-            ":memory:", config={"threads": 1, "memory_limit": memory_limit, "temp_directory": self._spill_dir}
-        )
+    def __init__(self) -> None:
+        self._con = _staging_instance().cursor()
         self._con.execute("SET TimeZone = 'UTC'")
         # JSON columns leave as Arrow's JSON extension type, so the warehouse reads them back as JSON, not VARCHAR
         # (which it would re-parse to validate).
         self._con.execute("SET arrow_lossless_conversion = true")
-        self._shape: dict[str, duckdb.Statement] = {}
 
     def stage(
         self, stream: str, pages: Page | Iterable[Page] = (), *, records: Sequence[Mapping[str, Any]] = ()
     ) -> StagedBatch:
-        if stream not in self._shape:
-            self._shape[stream] = shape_statement(self._con, stream)
-        staged = stage_batch(self._con, stream, pages, records=records, shape=self._shape[stream])
+        staged = stage_batch(self._con, stream, pages, records=records, shape=_parsed_shape_statement(stream))
         # Valid rows first, in the order of the pages (`RowGroupWriter` splits a batch after its first n valid
         # rows). The table is in that order already unless a record was rejected: only then pay for a sort.
         order = " ORDER BY reasons <> '', page_index, position" if staged.rejected else ""
         return replace(staged, rows=self._con.sql(f"SELECT * FROM {staged.table}{order}").to_arrow_table())
 
     def close(self) -> None:
+        """Drop this area's temp tables (closing its cursor); the instance stays for the next pull."""
         self._con.close()
-        shutil.rmtree(self._spill_dir, ignore_errors=True)
 
 
 def _split(con: duckdb.DuckDBPyConnection, staged: StagedBatch, rows: int) -> tuple[StagedBatch, StagedBatch]:
@@ -727,6 +742,10 @@ class RowGroupWriter:
             self._rollback()
             raise
         return committed
+
+    def commit(self) -> list[UpsertResult]:
+        """Commit what the open transaction holds; its parts' results, oldest first (none if nothing is open)."""
+        return self._commit()
 
     def _apply(self, part: StagedBatch, details: Mapping[str, Any] | None) -> None:
         """Apply one part in the open transaction (opened here); the caller rolls back on an error."""

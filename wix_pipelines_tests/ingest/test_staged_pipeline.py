@@ -13,10 +13,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from wix_pipelines.ingest.pull import PullOptions, _staged_batches, _tune
+from wix_pipelines.ingest.pull import PullOptions, _batches, _staged_batches, _tune
 from wix_pipelines.warehouse import MalformedPageError, Warehouse, apply_staged
 from wix_pipelines.wix.paging import Page
 from wix_pipelines_tests.warehouse.fakes import contact
+from wix_pipelines_tests.warehouse.fakes import page as page_body
 
 
 def _page(records: list[dict]) -> Page:
@@ -110,3 +111,41 @@ def test_staging_and_applying_leave_pandas_unloaded(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("quick_start", "sizes"), [(True, [1, 4, 4, 3]), (False, [4, 4, 4])])
+def test_only_a_full_pass_starts_with_a_short_batch(quick_start: bool, sizes: list[int]) -> None:
+    """A full pass starts DuckDB on a fifth of a batch while the rest is fetched; an incremental pass, mostly shorter
+    than one batch, would only pay a second batch's fixed cost for it."""
+    batches = list(_batches(_keyset_pages(12, 300), 1000, quick_start=quick_start))
+    assert [len(pages) for pages, _ in batches] == sizes
+    assert [end for _, end in batches] == [False] * (len(sizes) - 1) + [True]
+
+
+def test_staging_areas_share_one_instance_but_not_their_tables() -> None:
+    """Pulls in one process stage on one DuckDB instance (opening one per pull was a fixed cost of every
+    incremental); each area is a cursor with temp tables of its own, so concurrent pulls cannot see each
+    other's batches, and closing one area leaves the others working."""
+    from wix_pipelines.warehouse import StagingArea
+
+    first, second = StagingArea(), StagingArea()
+    results: dict[str, int] = {}
+
+    def stage(area: StagingArea, name: str, ids: range) -> None:
+        for _ in range(5):
+            results[name] = area.stage("contacts", [page_body("contacts", [contact(i) for i in ids])]).valid
+
+    threads = [
+        threading.Thread(target=stage, args=(first, "first", range(0, 300))),
+        threading.Thread(target=stage, args=(second, "second", range(1000, 1700))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {"first": 300, "second": 700}
+    first.close()
+    staged = second.stage("contacts", [page_body("contacts", [contact(i) for i in range(5)])])
+    assert staged.valid == 5 and staged.rows is not None
+    assert sorted(staged.rows.column("id").to_pylist()) == sorted(contact(i)["id"] for i in range(5))
+    second.close()
