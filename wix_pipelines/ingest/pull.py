@@ -277,7 +277,8 @@ def pull_stream(
             pass_started.isoformat()
         )
         # Full passes list every live id; those the warehouse has and the API no longer lists were deleted.
-        live_ids = IdReconciler(con, stream_name) if mode in ("full", "reconcile") else None
+        reconciles = mode in ("full", "reconcile") and IdReconciler.has_alive_rows(con, stream_name)
+        live_ids = IdReconciler(con, stream_name) if reconciles else None
 
         say(f"{stream_name}: {mode} pull, window {report.window}")
         # Every record's id as staging read it (malformed records count as listed too), in the transaction

@@ -88,6 +88,29 @@ def test_first_load_equals_the_emulator_for_all_four_tables(seeded: RunningEmula
     )
 
 
+def test_a_first_load_skips_the_deletion_pass_and_a_reconciliation_runs_it(
+    seeded: RunningEmulator, tmp_path: Path
+) -> None:
+    """An empty table has nothing the listing could find missing, so a first load collects no live ids (a million
+    contacts' took ~50 MB); a reconciliation of the loaded table compares them."""
+    resources = resources_for(seeded, tmp_path)
+    database = tmp_path / "warehouse.duckdb"
+
+    def reconciliations() -> list[tuple[str, int]]:
+        with duckdb.connect(str(database), read_only=True) as con:
+            return con.execute(
+                "SELECT stream, fetched FROM main._load_log WHERE operation = 'reconcile' ORDER BY stream"
+            ).fetchall()
+
+    pull(resources, "contacts", "reviews")
+    assert reconciliations() == []
+    pull(resources, "contacts", "reviews", reconcile=True)
+    assert reconciliations() == [
+        ("contacts", len(seeded.state.contacts)),
+        ("reviews", len(seeded.state.reviews)),
+    ]
+
+
 def test_second_run_without_changes_makes_one_request_per_stream_and_changes_no_row(
     seeded: RunningEmulator, tmp_path: Path
 ) -> None:
