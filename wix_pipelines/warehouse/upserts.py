@@ -29,7 +29,7 @@ import shutil
 import struct
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import suppress
+from contextlib import closing, suppress
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from functools import cache, partial
@@ -588,7 +588,8 @@ def _staging_instance() -> duckdb.DuckDBPyConnection:
 
 @cache
 def _parsed_shape_statement(stream: str) -> duckdb.Statement:
-    return shape_statement(_staging_instance().cursor(), stream)
+    with closing(_staging_instance().cursor()) as cursor:
+        return shape_statement(cursor, stream)
 
 
 class StagingArea:
@@ -632,14 +633,9 @@ def _split(con: duckdb.DuckDBPyConnection, staged: StagedBatch, rows: int) -> tu
     bounds = []
     for part in (head_rows, tail_rows):
         con.register("_wh_split", part)
-        try:
-            bounds.append(
-                con.execute("SELECT min(created_date), max(created_date) FROM _wh_split WHERE reasons = ''").fetchall()[
-                    0
-                ]
-            )
-        finally:
-            con.unregister("_wh_split")
+        query = "SELECT min(created_date), max(created_date) FROM _wh_split WHERE reasons = ''"
+        bounds.append(con.execute(query).fetchall()[0])
+        con.unregister("_wh_split")  # not in a `finally`: an aborted transaction refuses it
     (head_min, head_max), (tail_min, tail_max) = bounds
     if head_max is not None and tail_min is not None:
         head_max = min(head_max, tail_min)
