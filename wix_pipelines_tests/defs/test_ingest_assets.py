@@ -92,7 +92,7 @@ def test_a_first_load_skips_the_deletion_pass_and_a_reconciliation_runs_it(
     seeded: RunningEmulator, tmp_path: Path
 ) -> None:
     """An empty table has nothing the listing could find missing, so a first load collects no live ids (a million
-    contacts' took ~50 MB); a reconciliation of the loaded table compares them."""
+    contacts' take ~40 MB); a reconciliation of the loaded table compares them."""
     resources = resources_for(seeded, tmp_path)
     database = tmp_path / "warehouse.duckdb"
 
