@@ -30,7 +30,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -213,9 +213,14 @@ def _staged_batches(
     )
     staged = prefetch(shaped, options.staged_batches_ahead) if options.staged_batches_ahead else shaped
     try:
-        with closing(staged), closing(page_feed):  # stop both threads before the staging instance goes away
-            yield staged
+        yield staged
     finally:
+        # Both threads stop before the staging area goes away; the staging thread first, since it reads the page
+        # feed: closing a generator another thread is inside raises, and would hide the caller's error. Should
+        # that thread still be inside after its 5 s join (a page slow to come), it is a daemon and ends on its own.
+        staged.close()
+        with suppress(ValueError):
+            page_feed.close()
         stage.close()
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -183,3 +184,22 @@ def test_cached_table_blocks_are_dropped_without_touching_the_limit_or_an_open_t
         con.execute("COMMIT")
         assert con.execute("SELECT job_title FROM contacts WHERE id = ?", [contact(1)["id"]]).fetchall() == [("kept",)]
     staging.close()
+
+
+def test_an_error_while_applying_surfaces_as_itself_and_stops_the_threads() -> None:
+    """An error on the applying side (DuckDB out of memory, a full disk) while the staging thread is still reading
+    pages must reach the caller as raised, not as the generator error of closing a feed that thread is inside."""
+    options = PullOptions(records_per_batch=300)
+
+    def slow_pages() -> Iterator[Page]:
+        for page in _keyset_pages(10, 300):
+            time.sleep(0.2)
+            yield page
+
+    with (
+        pytest.raises(RuntimeError, match="applying failed"),
+        _staged_batches("contacts", slow_pages(), options) as batches,
+    ):
+        for _ in batches:
+            raise RuntimeError("applying failed")
+    assert _pipeline_threads() == []
