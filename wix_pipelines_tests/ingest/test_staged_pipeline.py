@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import orjson
 import pytest
 
@@ -152,10 +153,12 @@ def test_staging_areas_share_one_instance_but_not_their_tables() -> None:
     second.close()
 
 
-def test_cached_table_blocks_are_dropped_without_touching_the_limit_or_an_open_transaction(tmp_path: Path) -> None:
-    """DuckDB keeps the blocks it wrote or read until memory runs short (~100 MB of a 1M-contact table by the end of
-    a full load); the pull evicts them after each commit, while its next transaction may already be open."""
-    from wix_pipelines.ingest.pull import _drop_cached_blocks
+def test_the_memory_limit_makes_room_for_the_index_and_cached_blocks_are_dropped(tmp_path: Path) -> None:
+    """DuckDB cannot evict the `id` index (~90 bytes a row), so a fixed limit capped the size of a site a pull could
+    load; the limit is the working memory plus room for the index at the table's size. And DuckDB keeps the blocks
+    it wrote or read until memory runs short (~100 MB of a 1M-contact table by the end of a full load): they are
+    evicted, also while the pull's next transaction is already open."""
+    from wix_pipelines.ingest.pull import _INDEX_BYTES_PER_ROW, _fit_memory
     from wix_pipelines.warehouse import StagingArea
 
     def base_table_bytes(con: object) -> int:
@@ -164,23 +167,32 @@ def test_cached_table_blocks_are_dropped_without_touching_the_limit_or_an_open_t
         ).fetchall()
         return int(rows[0][0])
 
+    def limit_text(limit: int) -> str:
+        """How DuckDB shows `limit` bytes (it rounds to a unit)."""
+        with duckdb.connect() as scratch:
+            scratch.execute(f"SET memory_limit = '{limit}B'")
+            return str(scratch.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+
     warehouse = Warehouse(tmp_path / "w.duckdb")
     staging = StagingArea()
+    options = PullOptions(duckdb_working_memory_mb=64)
     with warehouse.connect() as con:
-        _tune(con, PullOptions())
+        _tune(con, options)
+        _fit_memory(con, "contacts", options)
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == limit_text(64 * 2**20)
         pages = [page_body("contacts", [contact(i) for i in range(k, k + 1000)]) for k in range(0, 20_000, 1000)]
         apply_staged(con, staging.stage("contacts", pages))
         con.execute("SELECT max(length(record)), max(primary_email) FROM contacts").fetchall()
         cached = base_table_bytes(con)
-        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()
         con.execute("BEGIN TRANSACTION")
         con.execute("UPDATE contacts SET job_title = 'kept' WHERE id = ?", [contact(1)["id"]])
 
-        _drop_cached_blocks(con)
+        _fit_memory(con, "contacts", options)
 
         # One 256 KB block stays: the open transaction's update holds it.
         assert base_table_bytes(con) <= 262_144 < cached // 10
-        assert con.execute("SELECT current_setting('memory_limit')").fetchall() == limit
+        expected = 64 * 2**20 + _INDEX_BYTES_PER_ROW * 20_000
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == limit_text(expected)
         con.execute("COMMIT")
         assert con.execute("SELECT job_title FROM contacts WHERE id = ?", [contact(1)["id"]]).fetchall() == [("kept",)]
     staging.close()
