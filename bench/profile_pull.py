@@ -72,6 +72,7 @@ def timed_iter(name: str, it: Iterator[Any]) -> Iterator[Any]:
 
 def instrument() -> None:
     import wix_pipelines.ingest.pull as pull
+    import wix_pipelines.warehouse.deletions as deletions
     import wix_pipelines.warehouse.upserts as upserts
     import wix_pipelines.wix.transport as transport
 
@@ -86,13 +87,13 @@ def instrument() -> None:
         return timed_iter("a consumer waits (for a page, or a staged batch)", original_prefetch(items, depth))
 
     pull.prefetch = prefetch  # type: ignore[assignment]
-    for name in ("reconcile_ids", "IdReconciler"):
-        if hasattr(pull, name):
-            setattr(pull, name, timed(f"{name} (deletion pass)", getattr(pull, name)))
+    reconciler = deletions.IdReconciler
+    reconciler.add = timed("collect live ids (deletion pass)", reconciler.add)  # type: ignore[method-assign]
+    reconciler.finish = timed("mark missing ids deleted (deletion pass)", reconciler.finish)  # type: ignore[method-assign]
 
 
-def set_duckdb(threads: int | None, memory_limit: str | None) -> None:
-    """Experiment: settings on every warehouse connection (what a fix in `open_connection` would do)."""
+def set_duckdb_threads(threads: int | None) -> None:
+    """Experiment: `SET threads` on every warehouse connection (what a fix in `open_connection` would do)."""
     import wix_pipelines.warehouse.connection as connection
 
     original = connection.open_connection
@@ -101,8 +102,6 @@ def set_duckdb(threads: int | None, memory_limit: str | None) -> None:
         con = original(*args, **kwargs)
         if threads:
             con.execute(f"SET threads = {int(threads)}")
-        if memory_limit:
-            con.execute(f"SET memory_limit = '{memory_limit}'")
         return con
 
     connection.open_connection = open_connection  # type: ignore[assignment]
@@ -119,12 +118,14 @@ def main() -> int:
     parser.add_argument("--prefetch-pages", type=int, default=None)
     parser.add_argument("--staged-batches-ahead", type=int, default=None, help="0: shape on the main thread")
     parser.add_argument("--duckdb-threads", type=int, default=None, help="experiment: SET threads")
-    parser.add_argument("--duckdb-memory-limit", default=None, help="experiment: SET memory_limit, e.g. 200MB")
+    parser.add_argument(
+        "--duckdb-working-memory-mb", type=int, default=None, help="the pull's DuckDB memory besides the id index"
+    )
     parser.add_argument("--epilogue", action="store_true", help="also time checks, preview and snapshot publish")
     args = parser.parse_args()
 
     instrument()
-    set_duckdb(args.duckdb_threads, args.duckdb_memory_limit)
+    set_duckdb_threads(args.duckdb_threads)
     from wix_pipelines.ingest.pull import PullOptions, pull_stream
     from wix_pipelines.warehouse import Warehouse, publish_snapshot
     from wix_pipelines.warehouse.checks import evaluate, rules_for
@@ -137,6 +138,8 @@ def main() -> int:
         overrides["records_per_batch"] = args.records_per_batch
     if args.prefetch_pages is not None:
         overrides["prefetch_pages"] = args.prefetch_pages
+    if args.duckdb_working_memory_mb is not None:
+        overrides["duckdb_working_memory_mb"] = args.duckdb_working_memory_mb
     if args.staged_batches_ahead is not None:
         overrides["staged_batches_ahead"] = args.staged_batches_ahead
     options = PullOptions(**overrides)
