@@ -231,9 +231,9 @@ def _staged_batches(
 _INDEX_BYTES_PER_ROW = 128
 
 
-def _tune(con: duckdb.DuckDBPyConnection, options: PullOptions) -> None:
-    con.execute(f"SET memory_limit = '{options.duckdb_working_memory_mb}MiB'")
+def _tune(con: duckdb.DuckDBPyConnection, stream_name: str, options: PullOptions) -> None:
     con.execute(f"SET checkpoint_threshold = '{options.duckdb_checkpoint_threshold}'")
+    _fit_memory(con, stream_name, options)
 
 
 def _fit_memory(con: duckdb.DuckDBPyConnection, stream_name: str, options: PullOptions) -> None:
@@ -294,8 +294,7 @@ def pull_stream(
     # One connection for the whole pull: every batch still commits on its own (with its watermark), but closing a
     # DuckDB connection checkpoints, which per batch costs about a third of a full load's time.
     with _heap_frozen(), warehouse.connect() as con:
-        _tune(con, options)
-        _fit_memory(con, stream_name, options)
+        _tune(con, stream_name, options)
         watermark = get_watermark(con, stream_name)
         mode, window = _plan(stream_name, watermark, options)
         report = PullReport(stream=stream_name, mode=mode, window=_window_text(window))
@@ -360,8 +359,7 @@ def pull_range(
     report = PullReport(stream=stream_name, mode="range", window=_window_text(window))
     requests_before = client.stats.requests
     with _heap_frozen(), warehouse.connect() as con:
-        _tune(con, options)
-        _fit_memory(con, stream_name, options)
+        _tune(con, stream_name, options)
         writer = RowGroupWriter(con, run_id=run_id)
         pages_of_range = stream.pages(client, window)
         with _staged_batches(stream_name, pages_of_range, options, quick_start=False) as batches, writer:

@@ -108,11 +108,9 @@ class IdReconciler:
         if isinstance(batch, str):
             raise TypeError("IdReconciler.add takes a list of ids or a page body as bytes, not one str")
         if isinstance(batch, pa.Array | pa.ChunkedArray):
-            self._con.register("_wh_live_batch", pa.Table.from_arrays([batch], names=["id"]))
-            try:
-                self._con.execute(f"INSERT INTO {self._tmp} SELECT id FROM _wh_live_batch WHERE id IS NOT NULL")
-            finally:
-                self._con.unregister("_wh_live_batch")
+            self._con.from_arrow(pa.Table.from_arrays([batch], names=["id"])).filter("id IS NOT NULL").insert_into(
+                self._tmp
+            )
         elif isinstance(batch, bytes | bytearray | memoryview):
             self._con.execute(
                 f"INSERT INTO {self._tmp} SELECT unnest(json_extract_string(?, ?))",

@@ -27,12 +27,13 @@ from __future__ import annotations
 import atexit
 import shutil
 import struct
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import closing, suppress
+from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from functools import cache, partial
+from functools import cache
 from typing import Any
 
 import duckdb
@@ -274,20 +275,20 @@ def _bodies_table(bodies: list[bytes]) -> pa.Table:
     return pa.Table.from_batches(batches, schema=schema)
 
 
-def shape_statement(con: duckdb.DuckDBPyConnection, stream: str) -> duckdb.Statement:
-    """`stream`'s shaping statement (it creates `_wh_typed`), parsed once: parsing its ~12 KB of SQL took 14 of the
-    ~37 ms a batch spends before DuckDB reads a row, which a connection that stages many batches can keep."""
-    spec = table_spec(stream)
-    return con.extract_statements(f"CREATE OR REPLACE TEMP TABLE _wh_typed AS {_sql_for(spec)[0]}")[0]
+@cache
+def _shape_statement(stream: str) -> duckdb.Statement:
+    """`stream`'s shaping statement (it creates `_wh_typed`), parsed once per process: parsing its ~12 KB of SQL
+    took 14 of the ~37 ms a batch spends before DuckDB reads a row. A parsed statement runs on any connection."""
+    sql = f"CREATE OR REPLACE TEMP TABLE _wh_typed AS {_sql_for(table_spec(stream))[0]}"
+    with duckdb.connect() as parser:
+        return parser.extract_statements(sql)[0]
 
 
-def _land_and_shape(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, bodies: list[bytes], shape: duckdb.Statement | None
-) -> None:
+def _land_and_shape(con: duckdb.DuckDBPyConnection, spec: TableSpec, bodies: list[bytes]) -> None:
     """Create the temp table `_wh_typed`: one typed row per record of every body, with the reasons it is malformed."""
     con.register("_wh_bodies", _bodies_table(bodies))
     try:
-        con.execute(shape or f"CREATE OR REPLACE TEMP TABLE _wh_typed AS {_sql_for(spec)[0]}")
+        con.execute(_shape_statement(spec.stream))
     except duckdb.InvalidInputException as exc:
         # Only now pay for finding which body is broken, to name it in the error. orjson, not SQL: the
         # failed statement aborted the transaction.
@@ -361,15 +362,13 @@ def stage_batch(
     pages: Page | Iterable[Page] = (),
     *,
     records: Sequence[Mapping[str, Any]] = (),
-    shape: duckdb.Statement | None = None,
 ) -> StagedBatch:
     """Shape a batch into the temp table `_wh_typed` (replaced): steps 1-2 of the module docstring, plus dropping
     the older copies of an id the batch repeats. Reads nothing of the warehouse's tables, so it can run on another
-    connection (a pull stages the next batch while the previous one is applied and committed). `shape`: the
-    stream's `shape_statement`, for a caller that stages many batches."""
+    connection (a pull stages the next batch while the previous one is applied and committed)."""
     spec = table_spec(stream)
     bodies = _batch_bodies(spec, pages, records)
-    _land_and_shape(con, spec, bodies, shape)
+    _land_and_shape(con, spec, bodies)
     fetched, valid, distinct, batch_min, batch_max = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE reasons = ''), count(DISTINCT id) FILTER (WHERE reasons = ''), "
         "min(created_date) FILTER (WHERE reasons = ''), max(created_date) FILTER (WHERE reasons = '') "
@@ -436,30 +435,11 @@ def apply_staged(
     strict: bool = False,
 ) -> UpsertResult:
     """Steps 3-6 for a batch `stage_batch` shaped (into a table of `con`, or by a `StagingArea`), in one
-    transaction of `con`, which must not be inside one.
-
-    The batch's ids are first looked for only among the rows created since the batch's earliest record: a pull
-    reads in createdDate order, so the zone maps let the join skip nearly all of a large table (a 1M-contact full
-    load read every stored id for every batch: 7.6 s). A stored copy outside that range (its createdDate changed)
-    would look new; its insert then breaks the `id` primary key, the transaction rolls back, and the batch is
-    applied again against the whole table. Either way nothing is duplicated."""
-    if staged.rows is not None:
-        con.register(staged.table, staged.rows)
-    apply = partial(
-        _apply, con, staged, watermark=watermark, watermark_details=watermark_details, run_id=run_id, strict=strict
-    )
-    try:
-        if staged.min_created_date is not None:
-            try:
-                with transaction(con):
-                    return apply(look_from=staged.min_created_date)
-            except duckdb.ConstraintException:
-                pass
-        with transaction(con):
-            return apply()
-    finally:
-        if staged.rows is not None:
-            con.unregister(staged.table)
+    transaction of `con`, which must not be inside one: a `RowGroupWriter` that never splits the batch, so the
+    batch's ids are looked for as it does (see there), and nothing is duplicated."""
+    writer = RowGroupWriter(con, watermark=watermark, run_id=run_id, strict=strict, rows_per_commit=sys.maxsize)
+    (result,) = writer.write(staged, watermark_details=watermark_details, last=True)
+    return result
 
 
 def _apply(
@@ -586,12 +566,6 @@ def _staging_instance() -> duckdb.DuckDBPyConnection:
     )
 
 
-@cache
-def _parsed_shape_statement(stream: str) -> duckdb.Statement:
-    with closing(_staging_instance().cursor()) as cursor:
-        return shape_statement(cursor, stream)
-
-
 class StagingArea:
     """Shapes batches on a DuckDB instance apart from the warehouse's (in memory, one thread, one per process) and
     hands the typed rows over as Arrow, so a pull shapes batch N+1 on one thread while batch N is applied and
@@ -612,7 +586,7 @@ class StagingArea:
     def stage(
         self, stream: str, pages: Page | Iterable[Page] = (), *, records: Sequence[Mapping[str, Any]] = ()
     ) -> StagedBatch:
-        staged = stage_batch(self._con, stream, pages, records=records, shape=_parsed_shape_statement(stream))
+        staged = stage_batch(self._con, stream, pages, records=records)
         # Valid rows first, in the order of the pages (`RowGroupWriter` splits a batch after its first n valid
         # rows). The table is in that order already unless a record was rejected: only then pay for a sort.
         order = " ORDER BY reasons <> '', page_index, position" if staged.rejected else ""
@@ -630,13 +604,10 @@ def _split(con: duckdb.DuckDBPyConnection, staged: StagedBatch, rows: int) -> tu
     if staged.rows is None or not 0 < rows < staged.valid:
         raise ValueError(f"cannot split {rows} of {staged.valid} valid rows off a batch not staged as Arrow")
     head_rows, tail_rows = staged.rows.slice(0, rows), staged.rows.slice(rows)
-    bounds = []
-    for part in (head_rows, tail_rows):
-        con.register("_wh_split", part)
-        query = "SELECT min(created_date), max(created_date) FROM _wh_split WHERE reasons = ''"
-        bounds.append(con.execute(query).fetchall()[0])
-        con.unregister("_wh_split")  # not in a `finally`: an aborted transaction refuses it
-    (head_min, head_max), (tail_min, tail_max) = bounds
+    (head_min, head_max), (tail_min, tail_max) = (
+        con.from_arrow(part).filter("reasons = ''").aggregate("min(created_date), max(created_date)").fetchall()[0]
+        for part in (head_rows, tail_rows)
+    )
     if head_max is not None and tail_min is not None:
         head_max = min(head_max, tail_min)
     head = replace(
@@ -692,8 +663,10 @@ class RowGroupWriter:
         run_id: str | None = None,
         on_apply: Callable[[StagedBatch], None] | None = None,
         rows_per_commit: int = ROW_GROUP_SIZE,
+        strict: bool = False,
     ) -> None:
         self._con = con
+        self._strict = strict
         self._watermark = watermark
         self._run_id = run_id
         self._on_apply = on_apply
@@ -712,7 +685,7 @@ class RowGroupWriter:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc_type is None or issubclass(exc_type, Exception):
-            self._commit()
+            self.commit()
         else:
             self._rollback()
 
@@ -731,17 +704,13 @@ class RowGroupWriter:
                 head, part = (part, None) if part.valid <= room else _split(self._con, part, room)
                 self._apply(head, watermark_details)
                 if self._written >= self._rows_per_commit or self._valid >= self._max_valid:
-                    committed += self._commit()
+                    committed += self.commit()
             if last:
-                committed += self._commit()
+                committed += self.commit()
         except BaseException:
             self._rollback()
             raise
         return committed
-
-    def commit(self) -> list[UpsertResult]:
-        """Commit what the open transaction holds; its parts' results, oldest first (none if nothing is open)."""
-        return self._commit()
 
     def _apply(self, part: StagedBatch, details: Mapping[str, Any] | None) -> None:
         """Apply one part in the open transaction (opened here); the caller rolls back on an error."""
@@ -769,7 +738,7 @@ class RowGroupWriter:
             watermark=self._watermark,
             watermark_details=details,
             run_id=self._run_id,
-            strict=False,
+            strict=self._strict,
             look_from=look_from,
         )
         # Not in a `finally`: an aborted transaction refuses it (the rollback does it then).
@@ -789,7 +758,8 @@ class RowGroupWriter:
         self._con.execute("BEGIN TRANSACTION")
         self._results = [self._apply_part(part, details, look_from=None) for part, details in self._parts]
 
-    def _commit(self) -> list[UpsertResult]:
+    def commit(self) -> list[UpsertResult]:
+        """Commit what the open transaction holds; its parts' results, oldest first (none if nothing is open)."""
         if not self._open:
             return []
         try:

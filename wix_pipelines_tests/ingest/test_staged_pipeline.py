@@ -43,7 +43,7 @@ def test_batches_are_applied_in_order_and_each_record_lands_once(tmp_path: Path,
     options = PullOptions(records_per_batch=1000, staged_batches_ahead=ahead)
     applied = []
     with warehouse.connect() as con, _staged_batches("contacts", _keyset_pages(12, 300), options) as batches:
-        _tune(con, options)
+        _tune(con, "contacts", options)
         for pages, end_of_pass, staged in batches:
             applied.append((pages, end_of_pass, apply_staged(con, staged, run_id="t")))
     # The first batch is a fifth of a batch (one page here), then four pages of 300 (one record repeated per page).
@@ -88,7 +88,7 @@ def test_commits_checkpoint_while_the_next_batch_is_being_shaped(tmp_path: Path)
     options = PullOptions(records_per_batch=1000, duckdb_checkpoint_threshold="1MB")
     largest_wal = 0
     with warehouse.connect() as con, _staged_batches("contacts", _keyset_pages(20, 500), options) as batches:
-        _tune(con, options)
+        _tune(con, "contacts", options)
         for _, _, staged in batches:
             apply_staged(con, staged)
             largest_wal = max(largest_wal, wal.stat().st_size if wal.exists() else 0)
@@ -177,8 +177,7 @@ def test_the_memory_limit_makes_room_for_the_index_and_cached_blocks_are_dropped
     staging = StagingArea()
     options = PullOptions(duckdb_working_memory_mb=64)
     with warehouse.connect() as con:
-        _tune(con, options)
-        _fit_memory(con, "contacts", options)
+        _tune(con, "contacts", options)
         assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == limit_text(64 * 2**20)
         pages = [page_body("contacts", [contact(i) for i in range(k, k + 1000)]) for k in range(0, 20_000, 1000)]
         apply_staged(con, staging.stage("contacts", pages))
