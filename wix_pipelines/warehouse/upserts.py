@@ -647,9 +647,11 @@ class RowGroupWriter:
     row groups would follow it; DuckDB's checkpoints merge such groups again, rewriting their rows.
 
     A transaction that appends fewer rows (an incremental pull, or a re-read where most rows are unchanged) goes
-    through the WAL as before, so nothing changes for small runs. Each part is applied as `apply_staged` does:
-    classified against rows created since its earliest record, and on a primary-key conflict (a stored copy with
-    another createdDate) the open transaction is rolled back and its parts applied again against the whole table.
+    through the WAL as before, so nothing changes for small runs. Each part is classified against the rows created
+    since its earliest record: a pull reads in createdDate order, so zone maps skip nearly all of a large table (a
+    1M-contact load that read every stored id for every batch spent 7.6 s on it). On a primary-key conflict (a
+    stored copy with another createdDate) the open transaction is rolled back and its parts applied again against
+    the whole table.
     `on_apply(part)` runs inside the transaction before each part (the pull collects live ids there), so it is
     repeated with the part. Use as a context manager: an error from outside (a failed page fetch) commits what was
     applied, since every applied part moved the watermark only past its own rows; an error inside `write` rolls
