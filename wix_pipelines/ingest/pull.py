@@ -46,7 +46,6 @@ from wix_pipelines.warehouse import (
     Warehouse,
     Watermark,
     get_watermark,
-    table_spec,
 )
 from wix_pipelines.warehouse.upserts import UpsertResult
 from wix_pipelines.wix import WixClient
@@ -72,8 +71,7 @@ class PullOptions:
     # Batches shaped (by a thread of their own) ahead of the one being committed; 0 shapes on the caller's thread.
     staged_batches_ahead: int = 1
     # The pull's DuckDB connection: a bounded buffer pool (DuckDB defaults to 80 % of RAM and keeps what it read)
-    # and a checkpoint every 128 MB of WAL, so the process's memory does not grow with the size of the site. The
-    # limit is this working memory plus room for the table's `id` index (`_fit_memory`).
+    # and a checkpoint every 128 MB of WAL, so the process's memory does not grow with the size of the site.
     duckdb_working_memory_mb: int = 256
     duckdb_checkpoint_threshold: str = "128MB"
     reconcile: bool = False  # full re-read: catches updates the API cannot filter on, and deletions
@@ -226,29 +224,22 @@ def _staged_batches(
         stage.close()
 
 
-# Bytes of memory allowed per row for the `id` primary key's index (ART), which DuckDB cannot evict: ~90 measured
-# for Wix ids. A fixed limit of 256 MB capped a pull at ~2.4M contacts (extrapolated from 1.18M rows at 128 MB).
-_INDEX_BYTES_PER_ROW = 128
-
-
-def _tune(con: duckdb.DuckDBPyConnection, stream_name: str, options: PullOptions) -> None:
+def _tune(con: duckdb.DuckDBPyConnection, options: PullOptions) -> None:
     con.execute(f"SET checkpoint_threshold = '{options.duckdb_checkpoint_threshold}'")
-    _fit_memory(con, stream_name, options)
+    _drop_cached_blocks(con, options)
 
 
-def _fit_memory(con: duckdb.DuckDBPyConnection, stream_name: str, options: PullOptions) -> None:
-    """Set the memory limit to the working memory plus room for the table's index at its size now, and evict the
-    table blocks DuckDB keeps in its buffer pool after writing (or reading) them. It frees those only when memory
-    runs short, so by the end of a 1M-contact load they held ~100 MB, memory that grew with the table. Asking
-    for a limit below what cannot be evicted (the index, open temp tables) evicts every block that can be and is
-    refused. Run at the start and after each commit, on a cursor of its own: the refusal aborts the statement's
-    transaction, and the pull's may be open."""
-    rows = con.execute(f"SELECT count(*) FROM main.{table_spec(stream_name).table}").fetchall()[0][0]
-    limit = options.duckdb_working_memory_mb * 2**20 + _INDEX_BYTES_PER_ROW * int(rows)
+def _drop_cached_blocks(con: duckdb.DuckDBPyConnection, options: PullOptions) -> None:
+    """Evict the table blocks DuckDB keeps in its buffer pool after writing (or reading) them, and set the memory
+    limit to the working memory. DuckDB frees such blocks only when memory runs short, so by the end of a
+    1M-contact load they held ~100 MB, memory that grew with the table. Asking for a limit below what cannot be
+    evicted (open temp tables, a transaction's changes) evicts every block that can be and is refused. Run at the
+    start and after each commit, on a cursor of its own: the refusal aborts the statement's transaction, and the
+    pull's may be open."""
     with closing(con.cursor()) as cursor:
         with suppress(duckdb.OutOfMemoryException):
             cursor.execute("SET memory_limit = '1MB'")
-        cursor.execute(f"SET memory_limit = '{limit}B'")
+        cursor.execute(f"SET memory_limit = '{options.duckdb_working_memory_mb}MiB'")
 
 
 def _window_text(window: PageWindow) -> dict[str, str | None]:
@@ -294,7 +285,7 @@ def pull_stream(
     # One connection for the whole pull: every batch still commits on its own (with its watermark), but closing a
     # DuckDB connection checkpoints, which per batch costs about a third of a full load's time.
     with _heap_frozen(), warehouse.connect() as con:
-        _tune(con, stream_name, options)
+        _tune(con, options)
         watermark = get_watermark(con, stream_name)
         mode, window = _plan(stream_name, watermark, options)
         report = PullReport(stream=stream_name, mode=mode, window=_window_text(window))
@@ -322,7 +313,7 @@ def pull_stream(
                 committed = writer.write(staged, watermark_details=details, last=end_of_pass)
                 report.add(committed, pages)
                 if committed:
-                    _fit_memory(con, stream_name, options)
+                    _drop_cached_blocks(con, options)
                 if report.pages and report.pages % options.progress_every_pages < pages:
                     say(
                         f"{stream_name}: {report.fetched:,} records, {report.pages} pages, "
@@ -359,7 +350,7 @@ def pull_range(
     report = PullReport(stream=stream_name, mode="range", window=_window_text(window))
     requests_before = client.stats.requests
     with _heap_frozen(), warehouse.connect() as con:
-        _tune(con, stream_name, options)
+        _tune(con, options)
         writer = RowGroupWriter(con, run_id=run_id)
         pages_of_range = stream.pages(client, window)
         with _staged_batches(stream_name, pages_of_range, options, quick_start=False) as batches, writer:

@@ -11,8 +11,9 @@ warehouse, so a pull runs it on a DuckDB instance of its own one batch ahead (`S
    same expressions collect the reasons a record is malformed; of an id the batch holds twice (look-back
    windows, a keyset page's anchor), the last copy is kept;
 3. quarantine malformed records in `_rejected_records` (or, with `strict=True`, raise and roll back);
-4. classify valid records against the table by `_record_hash` (DuckDB's 64-bit hash() of the minified
-   record): insert / update (changed, or coming back after `deleted_at` was set) / unchanged;
+4. classify valid records against every stored row by id, then `_record_hash` (DuckDB's 64-bit hash() of the
+   minified record): insert / update (changed, or coming back after `deleted_at` was set) / unchanged. This is
+   what keeps ids unique: the tables have no primary key (its index cost memory, inserts and checkpoints);
 5. insert new ids, delete and re-insert changed ones (one transaction); nothing else is written, so an
    unchanged record keeps its `_loaded_at` and a repeated run changes no row;
 6. move the watermark and append `_load_log` in the same transaction.
@@ -330,8 +331,7 @@ class StagedBatch:
     valid: int  # valid rows left after dropping the older copies of a repeated id
     duplicates: int  # older copies dropped (the last copy of an id in the batch wins)
     rejected: int  # rows with reasons <> ''
-    min_created_date: datetime | None  # of the valid rows: where `apply_staged` looks for their ids in the table
-    max_created_date: datetime | None
+    max_created_date: datetime | None  # of the valid rows
     # Staged on another DuckDB instance (`StagingArea`): the typed rows, registered as `table` to be applied.
     rows: pa.Table | None = None
 
@@ -370,9 +370,9 @@ def stage_batch(
     spec = table_spec(stream)
     bodies = _batch_bodies(spec, pages, records)
     _land_and_shape(con, spec, bodies)
-    fetched, valid, distinct, batch_min, batch_max = con.execute(
+    fetched, valid, distinct, batch_max = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE reasons = ''), count(DISTINCT id) FILTER (WHERE reasons = ''), "
-        "min(created_date) FILTER (WHERE reasons = ''), max(created_date) FILTER (WHERE reasons = '') "
+        "max(created_date) FILTER (WHERE reasons = '') "
         "FROM _wh_typed"
     ).fetchall()[0]
     if distinct != valid:
@@ -389,7 +389,6 @@ def stage_batch(
         valid=distinct,
         duplicates=valid - distinct,
         rejected=fetched - valid,
-        min_created_date=batch_min,
         max_created_date=batch_max,
     )
 
@@ -436,8 +435,8 @@ def apply_staged(
     strict: bool = False,
 ) -> UpsertResult:
     """Steps 3-6 for a batch `stage_batch` shaped (into a table of `con`, or by a `StagingArea`), in one
-    transaction of `con`, which must not be inside one: a `RowGroupWriter` that never splits the batch, so the
-    batch's ids are looked for as it does (see there), and nothing is duplicated."""
+    transaction of `con`, which must not be inside one: a `RowGroupWriter` that never splits the batch (one place
+    applies a part)."""
     writer = RowGroupWriter(con, watermark=watermark, run_id=run_id, strict=strict, rows_per_commit=sys.maxsize)
     (result,) = writer.write(staged, watermark_details=watermark_details, last=True)
     return result
@@ -451,21 +450,15 @@ def _apply(
     watermark_details: Mapping[str, Any] | None,
     run_id: str | None,
     strict: bool,
-    look_from: datetime | None = None,
 ) -> UpsertResult:
-    """`look_from`: compare the batch only with the table's rows created since then (see `apply_staged`)."""
     spec = table_spec(staged.stream)
     source = staged.table
     before = get_watermark(con, staged.stream)
     before_value = before.value if before else None
     if staged.rejected:
         _handle_rejects(con, spec, source, run_id=run_id, strict=strict)
-    stored = f"main.{spec.table}"
-    parameters: list[Any] = []
-    if look_from is not None:
-        stored = f"(SELECT id, deleted_at, _record_hash FROM main.{spec.table} WHERE created_date >= ?)"
-        parameters.append(look_from)
-    # Narrow on purpose: only (id, action) is materialised; the wide rows stay in the staged table.
+    # Against every stored row: the tables have no primary key (schema migration 4), so this lookup is what keeps
+    # ids unique. Narrow on purpose: only (id, action) is materialised; the wide rows stay in the staged table.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _wh_actions AS
         SELECT v.id,
@@ -473,9 +466,8 @@ def _apply(
                     WHEN t.deleted_at IS NOT NULL THEN 'revive'
                     WHEN t._record_hash IS DISTINCT FROM v._record_hash THEN 'update'
                     ELSE 'unchanged' END AS _action
-        FROM {source} v LEFT JOIN {stored} t ON t.id = v.id
-        WHERE v.reasons = ''""",
-        parameters,
+        FROM {source} v LEFT JOIN main.{spec.table} t ON t.id = v.id
+        WHERE v.reasons = ''"""
     )
     counts = dict.fromkeys(("insert", "update", "revive", "unchanged"), 0)
     for action, n in con.execute("SELECT _action, count(*) FROM _wh_actions GROUP BY ALL").fetchall():
@@ -605,7 +597,7 @@ def _split(con: duckdb.DuckDBPyConnection, staged: StagedBatch, rows: int) -> tu
     if staged.rows is None or not 0 < rows < staged.valid:
         raise ValueError(f"cannot split {rows} of {staged.valid} valid rows off a batch not staged as Arrow")
     head_rows, tail_rows = staged.rows.slice(0, rows), staged.rows.slice(rows)
-    (head_min, head_max), (tail_min, tail_max) = (
+    (_, head_max), (tail_min, tail_max) = (
         con.from_arrow(part).filter("reasons = ''").aggregate("min(created_date), max(created_date)").fetchall()[0]
         for part in (head_rows, tail_rows)
     )
@@ -618,7 +610,6 @@ def _split(con: duckdb.DuckDBPyConnection, staged: StagedBatch, rows: int) -> tu
         valid=rows,
         duplicates=0,
         rejected=0,
-        min_created_date=head_min,
         max_created_date=head_max,
     )
     tail = replace(
@@ -627,7 +618,6 @@ def _split(con: duckdb.DuckDBPyConnection, staged: StagedBatch, rows: int) -> tu
         pages=0,
         fetched=staged.fetched - rows,
         valid=staged.valid - rows,
-        min_created_date=tail_min,
         max_created_date=tail_max,
     )
     return head, tail
@@ -647,15 +637,12 @@ class RowGroupWriter:
     row groups would follow it; DuckDB's checkpoints merge such groups again, rewriting their rows.
 
     A transaction that appends fewer rows (an incremental pull, or a re-read where most rows are unchanged) goes
-    through the WAL as before, so nothing changes for small runs. Each part is classified against the rows created
-    since its earliest record: a pull reads in createdDate order, so zone maps skip nearly all of a large table (a
-    1M-contact load that read every stored id for every batch spent 7.6 s on it). On a primary-key conflict (a
-    stored copy with another createdDate) the open transaction is rolled back and its parts applied again against
-    the whole table.
-    `on_apply(part)` runs inside the transaction before each part (the pull collects live ids there), so it is
-    repeated with the part. Use as a context manager: an error from outside (a failed page fetch) commits what was
-    applied, since every applied part moved the watermark only past its own rows; an error inside `write` rolls
-    the open transaction back (its parts are read again by the next run, from the committed watermark).
+    through the WAL as before, so nothing changes for small runs. Each part is classified against every stored row
+    (`_apply`), and a part is let go once applied: nothing is kept for the commit.
+    `on_apply(part)` runs inside the transaction before each part (the pull collects live ids there). Use as a
+    context manager: an error from outside (a failed page fetch) commits what was applied, since every applied part
+    moved the watermark only past its own rows; an error inside `write` rolls the open transaction back (its parts
+    are read again by the next run, from the committed watermark).
     """
 
     def __init__(
@@ -675,8 +662,7 @@ class RowGroupWriter:
         self._on_apply = on_apply
         self._rows_per_commit = rows_per_commit
         self._open = False
-        self._parts: list[tuple[StagedBatch, Mapping[str, Any] | None]] = []  # applied in the open transaction
-        self._results: list[UpsertResult] = []  # theirs
+        self._results: list[UpsertResult] = []  # of the parts applied in the open transaction
         self._valid = 0  # valid rows of the open transaction's parts
         self._written = 0  # of those, rows written (new or changed)
         # A transaction that writes few of its rows (a re-read of unchanged records) commits at this many anyway.
@@ -720,17 +706,6 @@ class RowGroupWriter:
         if not self._open:
             self._con.execute("BEGIN TRANSACTION")
             self._open = True
-        self._parts.append((part, details))
-        try:
-            self._results.append(self._apply_part(part, details, look_from=part.min_created_date))
-        except duckdb.ConstraintException:
-            self._replay_against_whole_table()
-        self._valid += part.valid
-        self._written = sum(result.inserted + result.updated for result in self._results)  # a replay may recount
-
-    def _apply_part(
-        self, part: StagedBatch, details: Mapping[str, Any] | None, *, look_from: datetime | None
-    ) -> UpsertResult:
         if part.rows is not None:
             self._con.register(part.table, part.rows)
         if self._on_apply is not None:
@@ -742,39 +717,27 @@ class RowGroupWriter:
             watermark_details=details,
             run_id=self._run_id,
             strict=self._strict,
-            look_from=look_from,
         )
         # Not in a `finally`: an aborted transaction refuses it (the rollback does it then).
         self._unregister()
-        return result
+        self._results.append(result)
+        self._valid += part.valid
+        self._written += result.inserted + result.updated
 
     def _unregister(self) -> None:
         with suppress(duckdb.Error):
             self._con.unregister(_STAGED_VIEW)
-
-    def _replay_against_whole_table(self) -> None:
-        """After a primary-key conflict (the transaction is aborted): everything again, classified against every
-        stored row. A conflict now is real and raised."""
-        with suppress(duckdb.Error):  # a failed COMMIT has ended the transaction already
-            self._con.execute("ROLLBACK")
-        self._unregister()
-        self._con.execute("BEGIN TRANSACTION")
-        self._results = [self._apply_part(part, details, look_from=None) for part, details in self._parts]
 
     def commit(self) -> list[UpsertResult]:
         """Commit what the open transaction holds; its parts' results, oldest first (none if nothing is open)."""
         if not self._open:
             return []
         try:
-            try:
-                self._con.execute("COMMIT")
-            except duckdb.ConstraintException:
-                self._replay_against_whole_table()
-                self._con.execute("COMMIT")
+            self._con.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
-        committed, self._results, self._parts, self._open = self._results, [], [], False
+        committed, self._results, self._open = self._results, [], False
         self._valid = self._written = 0
         self.commits += 1
         return committed
@@ -782,7 +745,7 @@ class RowGroupWriter:
     def _rollback(self) -> None:
         if self._open:
             self._open = False
-            self._parts, self._results, self._valid, self._written = [], [], 0, 0
+            self._results, self._valid, self._written = [], 0, 0
             with suppress(duckdb.Error):  # a failed COMMIT has ended the transaction already
                 self._con.execute("ROLLBACK")
             self._unregister()

@@ -43,7 +43,7 @@ def test_batches_are_applied_in_order_and_each_record_lands_once(tmp_path: Path,
     options = PullOptions(records_per_batch=1000, staged_batches_ahead=ahead)
     applied = []
     with warehouse.connect() as con, _staged_batches("contacts", _keyset_pages(12, 300), options) as batches:
-        _tune(con, "contacts", options)
+        _tune(con, options)
         for pages, end_of_pass, staged in batches:
             applied.append((pages, end_of_pass, apply_staged(con, staged, run_id="t")))
     # The first batch is a fifth of a batch (one page here), then four pages of 300 (one record repeated per page).
@@ -88,7 +88,7 @@ def test_commits_checkpoint_while_the_next_batch_is_being_shaped(tmp_path: Path)
     options = PullOptions(records_per_batch=1000, duckdb_checkpoint_threshold="1MB")
     largest_wal = 0
     with warehouse.connect() as con, _staged_batches("contacts", _keyset_pages(20, 500), options) as batches:
-        _tune(con, "contacts", options)
+        _tune(con, options)
         for _, _, staged in batches:
             apply_staged(con, staged)
             largest_wal = max(largest_wal, wal.stat().st_size if wal.exists() else 0)
@@ -153,12 +153,11 @@ def test_staging_areas_share_one_instance_but_not_their_tables() -> None:
     second.close()
 
 
-def test_the_memory_limit_makes_room_for_the_index_and_cached_blocks_are_dropped(tmp_path: Path) -> None:
-    """DuckDB cannot evict the `id` index (~90 bytes a row), so a fixed limit capped the size of a site a pull could
-    load; the limit is the working memory plus room for the index at the table's size. And DuckDB keeps the blocks
-    it wrote or read until memory runs short (~100 MB of a 1M-contact table by the end of a full load): they are
-    evicted, also while the pull's next transaction is already open."""
-    from wix_pipelines.ingest.pull import _INDEX_BYTES_PER_ROW, _fit_memory
+def test_cached_blocks_are_dropped_and_the_memory_limit_is_the_working_memory(tmp_path: Path) -> None:
+    """DuckDB keeps the blocks it wrote or read until memory runs short (~100 MB of a 1M-contact table by the end of
+    a full load): they are evicted, also while the pull's next transaction is already open, and the limit is back
+    at the working memory afterwards."""
+    from wix_pipelines.ingest.pull import _drop_cached_blocks
     from wix_pipelines.warehouse import StagingArea
 
     def base_table_bytes(con: object) -> int:
@@ -177,7 +176,7 @@ def test_the_memory_limit_makes_room_for_the_index_and_cached_blocks_are_dropped
     staging = StagingArea()
     options = PullOptions(duckdb_working_memory_mb=64)
     with warehouse.connect() as con:
-        _tune(con, "contacts", options)
+        _tune(con, options)
         assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == limit_text(64 * 2**20)
         pages = [page_body("contacts", [contact(i) for i in range(k, k + 1000)]) for k in range(0, 20_000, 1000)]
         apply_staged(con, staging.stage("contacts", pages))
@@ -186,12 +185,11 @@ def test_the_memory_limit_makes_room_for_the_index_and_cached_blocks_are_dropped
         con.execute("BEGIN TRANSACTION")
         con.execute("UPDATE contacts SET job_title = 'kept' WHERE id = ?", [contact(1)["id"]])
 
-        _fit_memory(con, "contacts", options)
+        _drop_cached_blocks(con, options)
 
         # One 256 KB block stays: the open transaction's update holds it.
         assert base_table_bytes(con) <= 262_144 < cached // 10
-        expected = 64 * 2**20 + _INDEX_BYTES_PER_ROW * 20_000
-        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == limit_text(expected)
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == limit_text(64 * 2**20)
         con.execute("COMMIT")
         assert con.execute("SELECT job_title FROM contacts WHERE id = ?", [contact(1)["id"]]).fetchall() == [("kept",)]
     staging.close()

@@ -92,3 +92,45 @@ def test_lock_held_too_long_raises_a_clear_error(tmp_path: Path, hold_open: type
     hold_open(warehouse.path, read_only=False)
     with pytest.raises(WarehouseLockedError, match="stayed locked by another process"):
         warehouse.row_counts()
+
+
+COLUMNS_OF_CONTACTS = (
+    "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'contacts' ORDER BY column_index"
+)
+
+
+def test_migration_4_rebuilds_the_record_tables_without_the_primary_key_keeping_rows_and_columns(
+    tmp_path: Path,
+) -> None:
+    """A file written at schema 3 (ids under a primary key) keeps its rows, its columns in their order, NOT NULL
+    ids and zstd records; only the key (and its index) goes."""
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        schema_mod.ensure_schema(con, schema_mod.MIGRATIONS[:3])
+        con.execute(
+            "INSERT INTO contacts (id, created_date, record) "
+            "SELECT 'c-' || i, TIMESTAMPTZ '2024-01-01' + to_seconds(i), "
+            "json_object('id', 'c-' || i, 'n', repeat('x', 200)) FROM range(3000) t(i)"
+        )
+        with pytest.raises(duckdb.ConstraintException):
+            con.execute("INSERT INTO contacts (id) VALUES ('c-1')")
+        columns_before = con.execute(COLUMNS_OF_CONTACTS).fetchall()
+        rows_before = con.execute("SELECT * FROM contacts ORDER BY id").fetchall()
+
+    with Warehouse(path).connect() as con:  # migrates
+        assert schema_mod.current_version(con) == SCHEMA_VERSION >= 4
+        keys = con.execute(
+            "SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' "
+            "AND table_name IN ('contacts', 'reviews', 'ratings', 'review_requests')"
+        ).fetchall()
+        assert keys == []
+        assert con.execute(COLUMNS_OF_CONTACTS).fetchall() == columns_before
+        assert con.execute("SELECT * FROM contacts ORDER BY id").fetchall() == rows_before
+        with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):
+            con.execute("INSERT INTO contacts (id) VALUES (NULL)")
+        con.execute("CHECKPOINT")
+        compression = con.execute(
+            "SELECT DISTINCT compression FROM pragma_storage_info('contacts') "
+            "WHERE column_name = 'record' AND segment_type <> 'VALIDITY'"
+        ).fetchall()
+        assert compression == [("ZSTD",)]
