@@ -1,15 +1,19 @@
 """Opening the warehouse file: short-lived connections, a retry on the cross-process lock, schema upkeep.
 
 DuckDB lets one process at a time open a file read-write (and a read-only process blocks a writer too), so
-no connection is kept between calls: every public entry point opens one in a `with` block and closes it in
-`finally`. Dagster's concurrency pool serialises the writers; the lock retry here is belt and braces for
+the file is not kept open between calls: every public entry point opens a connection in a `with` block, and
+the last one to end detaches the file (checkpointing it, releasing the lock). The in-memory DuckDB instance the
+file is attached to stays for the next call: making one cost 18-30 ms, paid by every pull of every stream.
+Dagster's concurrency pool serialises the writers; the lock retry here is belt and braces for
 anything that slips past it (a CLI run, a second code location).
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -77,14 +81,19 @@ def open_connection(
         return con
 
 
+def _instance_name(path: str | Path, *, read_only: bool) -> str:
+    digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
+    return f":memory:wix-warehouse-{'ro' if read_only else 'rw'}-{digest}"
+
+
 def _attach(path: str | Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     """A connection to an in-memory instance with the warehouse file attached (with our row group size) and in use.
 
     The instance is named after the file, so DuckDB shares it between the connections this process holds at once,
     as it does for a file opened directly: a second connection reuses the attached file instead of failing on
-    DuckDB's one-handle-per-file rule. The last one closed detaches the file (which checkpoints it)."""
-    digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
-    con = duckdb.connect(f":memory:wix-warehouse-{'ro' if read_only else 'rw'}-{digest}")
+    DuckDB's one-handle-per-file rule. Once no connection to it is left, DuckDB drops the instance, which detaches
+    the file (and checkpoints it), unless `Warehouse.connect` keeps the instance (`_KeptInstances`)."""
+    con = duckdb.connect(_instance_name(path, read_only=read_only))
     try:
         literal = "'" + str(path).replace("'", "''") + "'"
         mode = ", READ_ONLY" if read_only else ""
@@ -103,6 +112,42 @@ def _schema_is_current(con: duckdb.DuckDBPyConnection) -> bool:
     except duckdb.CatalogException:  # a new file: ensure_schema creates everything
         return False
     return rows[0][0] == SCHEMA_VERSION
+
+
+class _KeptInstances:
+    """The warehouse instances this process keeps between `Warehouse.connect` blocks, one per file and mode, each
+    with the number of blocks open on it; the last block to end detaches the file, and resets the settings a pull
+    changes instance-wide (its memory limit must not bind the next caller)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keepers: dict[str, duckdb.DuckDBPyConnection] = {}
+        self._users: Counter[str] = Counter()
+
+    def enter(self, name: str) -> None:
+        with self._lock:
+            if name not in self._keepers:
+                self._keepers[name] = duckdb.connect(name)
+            self._users[name] += 1
+
+    def leave(self, name: str) -> None:
+        with self._lock:
+            self._users[name] -= 1
+            if self._users[name]:
+                return
+            keeper = self._keepers[name]
+            try:
+                keeper.execute(f"DETACH DATABASE IF EXISTS {_CATALOG}")
+                keeper.execute("RESET memory_limit")
+                keeper.execute("RESET checkpoint_threshold")
+            except BaseException:
+                # Closing the instance's last connection is what detached the file before: never leave it held.
+                del self._keepers[name]
+                keeper.close()
+                raise
+
+
+_KEPT = _KeptInstances()
 
 
 class Warehouse:
@@ -129,13 +174,18 @@ class Warehouse:
         """A connection for the duration of the `with` block; read-write ones bring the schema up to date."""
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = open_connection(self.path, read_only=read_only, lock_timeout=self.lock_timeout)
+        name = _instance_name(self.path, read_only=read_only)
+        _KEPT.enter(name)
         try:
-            if not read_only and not _schema_is_current(con):
-                ensure_schema(con)
-            yield con
+            con = open_connection(self.path, read_only=read_only, lock_timeout=self.lock_timeout)
+            try:
+                if not read_only and not _schema_is_current(con):
+                    ensure_schema(con)
+                yield con
+            finally:
+                con.close()
         finally:
-            con.close()
+            _KEPT.leave(name)
 
     # --- convenience: one connection per call -------------------------------------------------------------
 

@@ -134,3 +134,24 @@ def test_migration_4_rebuilds_the_record_tables_without_the_primary_key_keeping_
             "WHERE column_name = 'record' AND segment_type <> 'VALIDITY'"
         ).fetchall()
         assert compression == [("ZSTD",)]
+
+
+def test_the_file_is_released_after_each_block_while_the_instance_stays(
+    warehouse: Warehouse, hold_open: type[Holder]
+) -> None:
+    """The instance the file is attached to is kept between blocks (making one cost 18-30 ms a pull), but the file
+    is detached when the last block ends: another process can open it read-write, and a pull's instance-wide
+    memory limit does not bind the next caller."""
+    with warehouse.connect() as con:
+        con.execute("SET memory_limit = '64MiB'")
+        con.execute("INSERT INTO contacts (id) VALUES ('c-1')")
+        with warehouse.connect() as inner:  # nested: the outer block still holds the file after this one
+            assert inner.execute("SELECT count(*) FROM contacts").fetchall() == [(1,)]
+        assert con.execute("SELECT count(*) FROM contacts").fetchall() == [(1,)]
+    holder = hold_open(warehouse.path, read_only=False)  # would fail on the lock were the file still attached
+    holder.stop()
+    with warehouse.connect() as con:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        assert con.execute("SELECT count(*) FROM contacts").fetchall() == [(1,)]
+    with duckdb.connect() as fresh:
+        assert limit == fresh.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
