@@ -29,6 +29,7 @@ _COLUMN_SUFFIX = {"id": " PRIMARY KEY", "record": " USING COMPRESSION zstd"}
 ADDED_COLUMNS: dict[tuple[str, str], int] = {
     ("contacts", "email_subscription_status_extended"): 2,
     ("reviews", "media"): 3,
+    **{(table, "_id_hash"): 4 for table in ("contacts", "reviews", "ratings", "review_requests")},
 }
 
 
@@ -118,21 +119,23 @@ def _add_review_media(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _drop_id_primary_keys(con: duckdb.DuckDBPyConnection) -> None:
-    # DuckDB cannot drop a constraint, so each table is rebuilt with the columns it has now, in the same order.
-    # Why: the key's index (ART) held ~90 bytes a row that DuckDB cannot evict (91 MB at 1M contacts), made every
-    # insert ~3.6 us a row slower, and every checkpoint rewrote it whole (~20 ms at 200k rows, ~0.2 s at 1M). The
-    # loaders classify each batch against the whole table by id instead, and the `unique_ids` check stays.
+def _rebuild_without_id_primary_keys(con: duckdb.DuckDBPyConnection) -> None:
+    # DuckDB cannot drop a constraint, so each table is rebuilt with the columns it has now, in the same order, and
+    # `_id_hash` after them. Why: the key's index (ART) held ~90 bytes a row that DuckDB cannot evict (91 MB at 1M
+    # contacts), made inserts ~3.6 us a row slower, and every checkpoint rewrote it whole (~20 ms at 200k rows).
+    # The loaders look each batch's ids up by `_id_hash` instead, and the `unique_ids` check stays.
     for table in ("contacts", "reviews", "ratings", "review_requests"):
+        # (`_id_hash` is left out should it be there already, e.g. in a file whose version rows were edited back.)
         columns = con.execute(
             "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
+            "AND schema_name = 'main' AND table_name = ? AND column_name <> '_id_hash' ORDER BY column_index",
             [table],
         ).fetchall()
         suffix = {"id": " NOT NULL", "record": " USING COMPRESSION zstd"}
         ddl = ",\n  ".join(f"{name} {sql_type}{suffix.get(name, '')}" for name, sql_type in columns)
-        con.execute(f"CREATE TABLE main._{table}_rebuilt (\n  {ddl}\n)")
-        con.execute(f"INSERT INTO main._{table}_rebuilt SELECT * FROM main.{table}")
+        names = ", ".join(name for name, _ in columns)
+        con.execute(f"CREATE TABLE main._{table}_rebuilt (\n  {ddl},\n  _id_hash UBIGINT\n)")
+        con.execute(f"INSERT INTO main._{table}_rebuilt SELECT {names}, hash(id) FROM main.{table}")
         con.execute(f"DROP TABLE main.{table}")
         con.execute(f"ALTER TABLE main._{table}_rebuilt RENAME TO {table}")
 
@@ -147,7 +150,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(3, "reviews.media (content.media as JSON, for review_media)", _add_review_media),
     Migration(
-        4, "the four record tables without the id primary key (the loaders keep ids unique)", _drop_id_primary_keys
+        4,
+        "the record tables without the id primary key, with _id_hash (the loaders keep ids unique)",
+        _rebuild_without_id_primary_keys,
     ),
 )
 SCHEMA_VERSION: int = MIGRATIONS[-1].version

@@ -98,9 +98,15 @@ BOOKKEEPING_COLUMNS: tuple[Column, ...] = (
         Kind.MANAGED,
         "hash() of `record`: tells an update from an unchanged re-load.",
     ),
+    _c(
+        "_id_hash",
+        "UBIGINT",
+        Kind.MANAGED,
+        "hash() of `id`: the loaders look ids up by it (a scan of 8-byte numbers, not of the ids' text).",
+    ),
 )
 
-_ID = _c("id", "VARCHAR", Kind.ID, "Wix id (GUID). Primary key.", "$.id")
+_ID = _c("id", "VARCHAR", Kind.ID, "Wix id (GUID). Unique: the loaders look every id up before writing.", "$.id")
 
 CONTACTS = TableSpec(
     stream="contacts",

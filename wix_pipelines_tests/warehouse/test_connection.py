@@ -103,7 +103,7 @@ def test_migration_4_rebuilds_the_record_tables_without_the_primary_key_keeping_
     tmp_path: Path,
 ) -> None:
     """A file written at schema 3 (ids under a primary key) keeps its rows, its columns in their order, NOT NULL
-    ids and zstd records; only the key (and its index) goes."""
+    ids and zstd records; the key (and its index) goes, and `_id_hash` comes after the other columns."""
     path = tmp_path / "w.duckdb"
     with duckdb.connect(str(path)) as con:
         schema_mod.ensure_schema(con, schema_mod.MIGRATIONS[:3])
@@ -124,8 +124,9 @@ def test_migration_4_rebuilds_the_record_tables_without_the_primary_key_keeping_
             "AND table_name IN ('contacts', 'reviews', 'ratings', 'review_requests')"
         ).fetchall()
         assert keys == []
-        assert con.execute(COLUMNS_OF_CONTACTS).fetchall() == columns_before
-        assert con.execute("SELECT * FROM contacts ORDER BY id").fetchall() == rows_before
+        assert con.execute(COLUMNS_OF_CONTACTS).fetchall() == [*columns_before, ("_id_hash", "UBIGINT")]
+        assert con.execute("SELECT * EXCLUDE (_id_hash) FROM contacts ORDER BY id").fetchall() == rows_before
+        assert con.execute("SELECT count(*) FROM contacts WHERE _id_hash = hash(id)").fetchall() == [(3000,)]
         with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):
             con.execute("INSERT INTO contacts (id) VALUES (NULL)")
         con.execute("CHECKPOINT")

@@ -73,8 +73,8 @@ def test_changed_record_counts_as_updated_and_bumps_loaded_at(warehouse: Warehou
 
 
 def test_a_stored_copy_created_before_the_batch_is_still_found(warehouse: Warehouse) -> None:
-    """The pull's apply looks for a batch's ids among rows created since its earliest record; a stored copy with an
-    earlier createdDate (the record's createdDate changed) must still be updated, not inserted a second time."""
+    """A stored copy with an earlier createdDate than anything in the batch (the record's createdDate changed) must
+    still be updated, not inserted a second time: ids are looked up in every stored row."""
     warehouse.upsert_batch("contacts", page("contacts", [contact(0), contact(1)]))
     moved = contact(0, created=BASE_TIME + timedelta(days=30))
     result = warehouse.upsert_batch("contacts", page("contacts", [moved, contact(5)]))
@@ -85,7 +85,30 @@ def test_a_stored_copy_created_before_the_batch_is_still_found(warehouse: Wareho
         (BASE_TIME + timedelta(days=30),)
     ]
     (log_rows,) = _rows(warehouse, "SELECT count(*) FROM _load_log")[0]
-    assert log_rows == 2  # the rolled-back attempt left nothing behind
+    assert log_rows == 2
+
+
+@pytest.mark.parametrize("changed", [1, 6], ids=["looked up one by one", "joined with the whole table"])
+def test_ids_are_found_whichever_way_they_are_looked_up(warehouse: Warehouse, changed: int) -> None:
+    """A few matching stored rows are read by point lookups on `_id_hash`, more by a join with the whole table (the
+    cut is at `_POINT_LOOKUPS_MAX`): both find every stored id."""
+    warehouse.upsert_batch("contacts", page("contacts", [contact(i) for i in range(50)]))
+    updated = [contact(i, revision=2) for i in range(changed)]
+    result = warehouse.upsert_batch("contacts", page("contacts", [*updated, contact(50), contact(51)]))
+    assert (result.inserted, result.updated, result.unchanged) == (2, changed, 0)
+    assert _rows(warehouse, "SELECT count(*), count(DISTINCT id) FROM contacts") == [(52, 52)]
+
+
+def test_id_hashes_from_another_duckdb_version_are_recomputed_not_trusted(warehouse: Warehouse) -> None:
+    """`_id_hash` is DuckDB's hash(); were it to change with an upgrade, lookups by it would miss every stored id
+    and insert each record again. The stale values are noticed and recomputed before a lookup."""
+    warehouse.upsert_batch("contacts", page("contacts", [contact(i) for i in range(20)]))
+    with warehouse.connect() as con:
+        con.execute("UPDATE contacts SET _id_hash = _id_hash + 1")  # what another hash() would have written
+    result = warehouse.upsert_batch("contacts", page("contacts", [contact(3, revision=2), contact(20)]))
+    assert (result.inserted, result.updated) == (1, 1)
+    assert _rows(warehouse, "SELECT count(*), count(DISTINCT id) FROM contacts") == [(21, 21)]
+    assert _rows(warehouse, "SELECT count(*) FROM contacts WHERE _id_hash = hash(id)") == [(21,)]
 
 
 def test_record_dicts_and_raw_bytes_land_identically(warehouse: Warehouse) -> None:
