@@ -7,13 +7,15 @@
 Starts the emulator in its own process, then runs `pull_stream` (full, then a no-change pass) in this process
 with timers wrapped around its parts: HTTP requests (the prefetch thread), shaping batches (the staging thread),
 the consumer's wait for staged batches, applying and committing them (DuckDB, main thread), the id
-reconciliation, then the asset's epilogue (checks, preview, snapshot publish).
+reconciliation, then the asset's epilogue (checks, preview, snapshot publish); and, at the pull's memory peak,
+how much each allocator held (DuckDB's bundled jemalloc, glibc's malloc).
 Nothing of the project is changed: the timers wrap module attributes for this process only.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import sys
 import tempfile
@@ -42,6 +44,63 @@ def _rss_mb() -> tuple[float, float]:
         elif line.startswith("VmHWM:"):
             peak = int(line.split()[1]) / 1024
     return round(current, 1), round(peak, 1)
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks")
+    ]
+
+
+def _allocators_mb() -> dict[str, float]:
+    """Where the process's anonymous memory is: DuckDB's own allocator (a jemalloc built into its library, which
+    keeps freed pages for ~1 s) and glibc's malloc (Python objects, page bodies, and the Arrow buffers DuckDB
+    exports, which it allocates with plain malloc). glibc's figures cover its main heap and its mmapped chunks."""
+    import duckdb
+
+    out: dict[str, float] = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            out["anonymous"] = round(int(line.split()[1]) / 1024, 1)
+    mallctl = ctypes.CDLL(duckdb._duckdb.__file__).duckdb_je_mallctl  # type: ignore[attr-defined]
+    size = ctypes.c_size_t(8)
+    epoch = ctypes.c_uint64(1)
+    mallctl(b"epoch", ctypes.byref(epoch), ctypes.byref(size), ctypes.byref(epoch), ctypes.c_size_t(8))
+    for stat in ("allocated", "resident"):
+        value, size = ctypes.c_size_t(0), ctypes.c_size_t(8)
+        mallctl(f"stats.{stat}".encode(), ctypes.byref(value), ctypes.byref(size), None, ctypes.c_size_t(0))
+        out[f"duckdb_jemalloc_{stat}"] = round(value.value / 2**20, 1)
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = _MallInfo2
+    info = libc.mallinfo2()
+    out["glibc_in_use"] = round(info.uordblks / 2**20, 1)
+    out["glibc_free_kept"] = round(info.fordblks / 2**20, 1)
+    out["glibc_mmapped"] = round(info.hblkhd / 2**20, 1)
+    return out
+
+
+class PeakSampler:
+    """Samples the allocators every 10 ms and keeps the sample taken at the highest anonymous memory."""
+
+    def __init__(self) -> None:
+        self.peak: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="peak-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.01):
+            sample = _allocators_mb()
+            if sample.get("anonymous", 0) > self.peak.get("anonymous", 0):
+                self.peak = sample
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -157,7 +216,8 @@ def main() -> int:
                 ) as client:
                     start = time.monotonic()
                     cpu = time.process_time()
-                    pull_report = pull_stream(client, warehouse, args.stream, options, progress=lambda _: None)
+                    with PeakSampler() as sampler:
+                        pull_report = pull_stream(client, warehouse, args.stream, options, progress=lambda _: None)
                     phase_out: dict[str, Any] = {
                         "pull_s": round(time.monotonic() - start, 2),
                         "pull_cpu_s": round(time.process_time() - cpu, 2),
@@ -165,6 +225,7 @@ def main() -> int:
                         "requests": pull_report.requests,
                         "batches": pull_report.batches,
                         "rss_after_pull_mb": _rss_mb(),
+                        "memory_at_peak_mb": sampler.peak,
                     }
                 if args.epilogue:
                     start = time.monotonic()
