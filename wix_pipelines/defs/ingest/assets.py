@@ -117,6 +117,9 @@ def build_pull_asset(stream: Stream) -> dg.AssetsDefinition:
             )
         # One connection for the epilogue and the snapshot: each open of the file costs ~50-100 ms.
         with warehouse.get().connect() as con:
+            # The checks read whole tables: under the pull's memory limit, DuckDB evicts (and spills) instead of
+            # keeping every block it read, memory that would grow with the site.
+            con.execute(f"SET memory_limit = '{config.options().duckdb_working_memory_mb}MiB'")
             row_count = live_row_count(con, stream.name)
             preview = preview_markdown(con, stream.name)
             check_results = []
