@@ -10,6 +10,7 @@ anything that slips past it (a CLI run, a second code location).
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import threading
 import time
@@ -86,6 +87,12 @@ def _instance_name(path: str | Path, *, read_only: bool) -> str:
     return f":memory:wix-warehouse-{'ro' if read_only else 'rw'}-{digest}"
 
 
+def _instance_config(path: str | Path) -> dict[str, str]:
+    # An in-memory instance spills to `.tmp` in the working directory; a file's spill belongs next to the file, where
+    # DuckDB puts it for a file it opens itself. (Every connection to a named instance must pass the same config.)
+    return {"temp_directory": f"{Path(path).resolve()}.tmp"}
+
+
 def _attach(path: str | Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     """A connection to an in-memory instance with the warehouse file attached (with our row group size) and in use.
 
@@ -93,7 +100,7 @@ def _attach(path: str | Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     as it does for a file opened directly: a second connection reuses the attached file instead of failing on
     DuckDB's one-handle-per-file rule. Once no connection to it is left, DuckDB drops the instance, which detaches
     the file (and checkpoints it), unless `Warehouse.connect` keeps the instance (`_KeptInstances`)."""
-    con = duckdb.connect(_instance_name(path, read_only=read_only))
+    con = duckdb.connect(_instance_name(path, read_only=read_only), config=_instance_config(path))
     try:
         literal = "'" + str(path).replace("'", "''") + "'"
         mode = ", READ_ONLY" if read_only else ""
@@ -123,19 +130,21 @@ class _KeptInstances:
         self._lock = threading.Lock()
         self._keepers: dict[str, duckdb.DuckDBPyConnection] = {}
         self._users: Counter[str] = Counter()
+        # Closed at exit, so that DuckDB shuts the instances down and removes their spill directories.
+        atexit.register(self.close_all)
 
-    def enter(self, name: str) -> None:
+    def enter(self, name: str, config: dict[str, str]) -> None:
         with self._lock:
             if name not in self._keepers:
-                self._keepers[name] = duckdb.connect(name)
+                self._keepers[name] = duckdb.connect(name, config=config)
             self._users[name] += 1
 
     def leave(self, name: str) -> None:
         with self._lock:
             self._users[name] -= 1
-            if self._users[name]:
+            keeper = self._keepers.get(name)
+            if self._users[name] or keeper is None:  # (None: closed at exit while this block was still open)
                 return
-            keeper = self._keepers[name]
             try:
                 keeper.execute(f"DETACH DATABASE IF EXISTS {_CATALOG}")
                 keeper.execute("RESET memory_limit")
@@ -145,6 +154,12 @@ class _KeptInstances:
                 del self._keepers[name]
                 keeper.close()
                 raise
+
+    def close_all(self) -> None:
+        with self._lock:
+            keepers, self._keepers = self._keepers, {}
+            for keeper in keepers.values():
+                keeper.close()
 
 
 _KEPT = _KeptInstances()
@@ -175,7 +190,7 @@ class Warehouse:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         name = _instance_name(self.path, read_only=read_only)
-        _KEPT.enter(name)
+        _KEPT.enter(name, _instance_config(self.path))
         try:
             con = open_connection(self.path, read_only=read_only, lock_timeout=self.lock_timeout)
             try:

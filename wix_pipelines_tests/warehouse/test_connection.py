@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -156,3 +159,39 @@ def test_the_file_is_released_after_each_block_while_the_instance_stays(
         assert con.execute("SELECT count(*) FROM contacts").fetchall() == [(1,)]
     with duckdb.connect() as fresh:
         assert limit == fresh.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+
+def test_a_spill_goes_next_to_the_file_and_nothing_is_left_at_exit(tmp_path: Path) -> None:
+    """The file is attached to an in-memory instance, which DuckDB would let spill into `.tmp` in the working
+    directory (the user's checkout, for `make demo`); the instance kept between blocks is shut down at exit, which
+    removes its spill directory."""
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    path = tmp_path / "data" / "w.duckdb"
+    code = textwrap.dedent(
+        """
+        import atexit
+        import sys
+        from pathlib import Path
+
+        # Registered before the warehouse module is imported, so it runs after that module's exit handler, and
+        # before the interpreter's teardown (which a Dagster run's process does not always get through cleanly).
+        atexit.register(lambda: print("left at exit:", Path(sys.argv[1] + ".tmp").exists()))
+        from wix_pipelines.warehouse import Warehouse
+
+        with Warehouse(sys.argv[1]).connect() as con:
+            con.execute("SET memory_limit = '64MiB'")
+            con.execute("SET threads = 1")
+            con.execute("SET enable_progress_bar = false")
+            con.execute(
+                "SELECT count(*) FROM (SELECT repeat('x', 64) || range AS v FROM range(2000000) ORDER BY v)"
+            ).fetchall()
+            print("spilled:", len(list(Path(sys.argv[1] + ".tmp").iterdir())))  # DuckDB's marker of its use
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], cwd=workdir, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines() == ["spilled: 1", "left at exit: False"]  # it did spill, next to the file
+    assert not (workdir / ".tmp").exists()
+    assert not Path(f"{path}.tmp").exists()
