@@ -178,7 +178,7 @@ def main() -> int:
     parser.add_argument("--staged-batches-ahead", type=int, default=None, help="0: shape on the main thread")
     parser.add_argument("--duckdb-threads", type=int, default=None, help="experiment: SET threads")
     parser.add_argument(
-        "--duckdb-working-memory-mb", type=int, default=None, help="the pull's DuckDB memory besides the id index"
+        "--duckdb-working-memory-mb", type=int, default=None, help="the pull's DuckDB memory limit, MiB"
     )
     parser.add_argument("--epilogue", action="store_true", help="also time checks, preview and snapshot publish")
     args = parser.parse_args()

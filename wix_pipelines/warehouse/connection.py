@@ -82,15 +82,13 @@ def open_connection(
         return con
 
 
-def _instance_name(path: str | Path, *, read_only: bool) -> str:
-    digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
-    return f":memory:wix-warehouse-{'ro' if read_only else 'rw'}-{digest}"
-
-
-def _instance_config(path: str | Path) -> dict[str, str]:
-    # An in-memory instance spills to `.tmp` in the working directory; a file's spill belongs next to the file, where
-    # DuckDB puts it for a file it opens itself. (Every connection to a named instance must pass the same config.)
-    return {"temp_directory": f"{Path(path).resolve()}.tmp"}
+def _instance(path: str | Path, *, read_only: bool) -> tuple[str, dict[str, str]]:
+    """The name and config of the in-memory instance `path` is attached to (every connection to a named instance
+    must pass the same config). Its spill directory is next to the file, where DuckDB puts a file's own: an
+    in-memory instance would spill into `.tmp` in the working directory."""
+    resolved = Path(path).resolve()
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:16]
+    return f":memory:wix-warehouse-{'ro' if read_only else 'rw'}-{digest}", {"temp_directory": f"{resolved}.tmp"}
 
 
 def _attach(path: str | Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -100,7 +98,8 @@ def _attach(path: str | Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     as it does for a file opened directly: a second connection reuses the attached file instead of failing on
     DuckDB's one-handle-per-file rule. Once no connection to it is left, DuckDB drops the instance, which detaches
     the file (and checkpoints it), unless `Warehouse.connect` keeps the instance (`_KeptInstances`)."""
-    con = duckdb.connect(_instance_name(path, read_only=read_only), config=_instance_config(path))
+    name, config = _instance(path, read_only=read_only)
+    con = duckdb.connect(name, config=config)
     try:
         literal = "'" + str(path).replace("'", "''") + "'"
         mode = ", READ_ONLY" if read_only else ""
@@ -189,8 +188,8 @@ class Warehouse:
         """A connection for the duration of the `with` block; read-write ones bring the schema up to date."""
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        name = _instance_name(self.path, read_only=read_only)
-        _KEPT.enter(name, _instance_config(self.path))
+        name, config = _instance(self.path, read_only=read_only)
+        _KEPT.enter(name, config)
         try:
             con = open_connection(self.path, read_only=read_only, lock_timeout=self.lock_timeout)
             try:

@@ -637,9 +637,9 @@ def _split(con: duckdb.DuckDBPyConnection, staged: StagedBatch, rows: int) -> tu
     if staged.rows is None or not 0 < rows < staged.valid:
         raise ValueError(f"cannot split {rows} of {staged.valid} valid rows off a batch not staged as Arrow")
     head_rows, tail_rows = staged.rows.slice(0, rows), staged.rows.slice(rows)
-    (_, head_max), (tail_min, tail_max) = (
-        con.from_arrow(part).filter("reasons = ''").aggregate("min(created_date), max(created_date)").fetchall()[0]
-        for part in (head_rows, tail_rows)
+    ((head_max,),) = con.from_arrow(head_rows).filter("reasons = ''").aggregate("max(created_date)").fetchall()
+    ((tail_min, tail_max),) = (
+        con.from_arrow(tail_rows).filter("reasons = ''").aggregate("min(created_date), max(created_date)").fetchall()
     )
     if head_max is not None and tail_min is not None:
         head_max = min(head_max, tail_min)
